@@ -1,0 +1,54 @@
+-- Settle a batch of deliveries: store and publish outcomes, or schedule retries.
+-- Fenced: a settlement is applied only when the try number it carries is still
+-- the task's current one.  A worker whose lease lapsed and whose task was
+-- reclaimed (the try count moved on) can neither overwrite the outcome nor
+-- acknowledge the new holder's delivery.
+--
+-- KEYS[1] tasks   KEYS[2] tries   KEYS[3] running   KEYS[4] delayed   KEYS[5] stream
+-- KEYS[6] wake stream   KEYS[6+i] result key of the i-th settlement
+-- ARGV[1] group, ARGV[2] n, then per settlement 7 values:
+--   entry_id, task_id, try, action, outcome, ttl_ms, channel
+--   action 'd' (done): store the outcome for ttl_ms (-1 = forever, 0 = not at all),
+--                      publish it on channel, forget the task
+--   action 'r' (retry): outcome holds the due time in ms; the task goes back to
+--                      the delayed set (or straight to the stream when due <= 0)
+-- Returns array of n integers: 1 = applied, 0 = fenced out (not the current holder).
+local tasks, tries, running, delayed, stream = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local scheduled = false
+local group, n = ARGV[1], tonumber(ARGV[2])
+local applied = {}
+for i = 1, n do
+    local b = 3 + (i - 1) * 7
+    local entry_id, id, try, action = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+    if redis.call('HGET', tries, id) ~= try then
+        applied[i] = 0
+    else
+        redis.call('XACK', stream, group, entry_id)
+        redis.call('XDEL', stream, entry_id)
+        redis.call('HDEL', running, id)
+        if action == 'd' then
+            local outcome, ttl = ARGV[b + 4], tonumber(ARGV[b + 5])
+            redis.call('HDEL', tasks, id)
+            redis.call('HDEL', tries, id)
+            if ttl > 0 then
+                redis.call('SET', KEYS[6 + i], outcome, 'PX', ttl)
+            elseif ttl < 0 then
+                redis.call('SET', KEYS[6 + i], outcome)
+            end
+            redis.call('PUBLISH', ARGV[b + 6], outcome)
+        else
+            local due = tonumber(ARGV[b + 4])
+            if due > 0 then
+                redis.call('ZADD', delayed, due, id)
+                scheduled = true
+            else
+                redis.call('XADD', stream, '*', 'i', id)
+            end
+        end
+        applied[i] = 1
+    end
+end
+if scheduled then
+    redis.call('XADD', KEYS[6], 'MAXLEN', '~', 16, '*', 'w', '1')
+end
+return applied

@@ -1,0 +1,132 @@
+"""The Redis boundary: the connection factory, error translation and Lua scripts.
+
+Everything relayq sends to Redis goes through a client made by :func:`connect`,
+and redis-py exceptions are translated to :mod:`sdk.errors` in exactly one place
+(:func:`translate_errors`), chained with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any, Final
+
+from redis import exceptions as rexc
+from redis.asyncio import Redis
+
+from .errors import RedisCommandError, RedisUnavailable
+
+__all__ = [
+    "DEFAULT_REDIS_URL",
+    "Script",
+    "command",
+    "connect",
+    "is_unavailable",
+    "load_scripts",
+    "resolve_url",
+    "translate_errors",
+]
+
+DEFAULT_REDIS_URL: Final = "redis://localhost:6379"
+
+# redis-py raises these for a broken or unreachable server; everything else that
+# derives from RedisError is the server refusing one command.
+_UNAVAILABLE: Final = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError)
+
+
+def resolve_url(redis_url: str | None) -> str:
+    """The URL to use: the argument, else ``$REDIS_URL``, else ``redis://localhost:6379``."""
+    return redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def connect(redis_url: str | None) -> Redis:
+    """Make the (lazily connecting) redis-py client relayq uses for commands.
+
+    Responses stay ``bytes``: payloads are binary, and decoding every reply would
+    cost time on the hot path.
+    """
+    return Redis.from_url(
+        resolve_url(redis_url),
+        decode_responses=False,
+        # RESP2 on every redis-py version: replies (and the pub/sub messages the
+        # result listener reads off its own connection) keep one shape
+        protocol=2,
+        socket_keepalive=True,
+        # a half-open TCP connection must not hang a worker forever
+        socket_connect_timeout=10,
+    )
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Re-raise redis-py errors as :class:`RedisUnavailable` / :class:`RedisCommandError`."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
+    except rexc.RedisError as exc:
+        raise RedisCommandError(f"Redis refused a command: {exc}") from exc
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (raw or translated) means the connection to Redis is broken."""
+    return isinstance(exc, (RedisUnavailable, *_UNAVAILABLE))
+
+
+async def command(redis: Redis, *args: Any) -> Any:
+    """Send one raw command (redis-py leaves ``execute_command`` untyped)."""
+    return await redis.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+class Script:
+    """One Lua script of ``sdk/_lua``, called by SHA with a NOSCRIPT fallback.
+
+    Scripts are loaded once per server (:func:`load_scripts` at connect); a server
+    that lost its script cache (restart, ``SCRIPT FLUSH``) gets it again on the
+    first NOSCRIPT.
+
+    :param name: the file name without ``.lua``.
+    """
+
+    __slots__ = ("name", "sha", "source")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.source = resources.files("sdk").joinpath(f"_lua/{name}.lua").read_bytes()
+        self.sha = hashlib.sha1(self.source).hexdigest()
+
+    def args(self, keys: Sequence[str], argv: Sequence[Any]) -> tuple[Any, ...]:
+        """The ``EVALSHA`` command tuple, for use in a pipeline."""
+        return ("EVALSHA", self.sha, len(keys), *keys, *argv)
+
+    async def __call__(self, redis: Redis, keys: Sequence[str], argv: Sequence[Any]) -> Any:
+        """Run the script and return its raw reply."""
+        try:
+            return await command(redis, "EVALSHA", self.sha, len(keys), *keys, *argv)
+        except rexc.NoScriptError:
+            await command(redis, "SCRIPT", "LOAD", self.source)
+            return await command(redis, "EVALSHA", self.sha, len(keys), *keys, *argv)
+
+    async def load(self, redis: Redis) -> None:
+        """Load the script into the server's script cache."""
+        await command(redis, "SCRIPT", "LOAD", self.source)
+
+
+ENQUEUE: Final = Script("enqueue")
+FETCH: Final = Script("fetch")
+FINISH: Final = Script("finish")
+RENEW: Final = Script("renew")
+RELEASE: Final = Script("release")
+STATUS: Final = Script("status")
+ALL_SCRIPTS: Final = (ENQUEUE, FETCH, FINISH, RENEW, RELEASE, STATUS)
+
+
+async def load_scripts(redis: Redis) -> None:
+    """Load every script (one pipeline); after this EVALSHA works inside pipelines."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for script in ALL_SCRIPTS:
+            pipe.execute_command("SCRIPT", "LOAD", script.source)
+        await pipe.execute()

@@ -1,0 +1,225 @@
+"""Wire formats: how a task and an outcome are laid out in Redis. Defined here only.
+
+Both envelopes are msgpack arrays whose first element is a format version, so a
+later release can read what an older one wrote. The user's arguments and return
+value are encoded by the configured serializer and nested as opaque bytes, which
+is what lets ``serializer=json.dumps`` (or pickle, by the user's choice) work
+without relayq ever interpreting them.
+
+Task payload (value in the ``tasks`` hash)::
+
+    [1, fn_name: str, enqueue_ms: int, data: bytes]        data = serializer([args, kwargs])
+
+Outcome (value of ``result:<id>`` and the message on ``done:<id>``)::
+
+    [1, kind: int, body, tries, enqueue_ms, start_ms, finish_ms, worker_id, fn_name]
+        kind 0 = success, body = serializer(return value)
+        kind 1/2/3 = failed/timed out/aborted, body = [exc_type, message, traceback]
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Final
+
+import msgpack
+
+from ._codec import Deserializer, Serializer
+from ._models import TaskOutcome
+from .errors import SerializationError, TaskAborted, TaskFailed, TaskTimedOut
+
+__all__ = [
+    "KIND_ABORTED",
+    "KIND_FAILED",
+    "KIND_OK",
+    "KIND_TIMED_OUT",
+    "DecodedTask",
+    "decode_header",
+    "decode_health",
+    "decode_outcome",
+    "decode_task",
+    "encode_failure",
+    "encode_health",
+    "encode_success",
+    "encode_task",
+    "from_ms",
+    "now_ms",
+    "peek_fn_name",
+]
+
+_VERSION: Final = 1
+KIND_OK: Final = 0
+KIND_FAILED: Final = 1
+KIND_TIMED_OUT: Final = 2
+KIND_ABORTED: Final = 3
+_ERROR_TYPES: Final[dict[int, type[TaskFailed]]] = {
+    KIND_FAILED: TaskFailed,
+    KIND_TIMED_OUT: TaskTimedOut,
+    KIND_ABORTED: TaskAborted,
+}
+
+_packb = msgpack.Packer(use_bin_type=True).pack
+
+
+def now_ms() -> int:
+    """Wall-clock time in integer milliseconds since the epoch (the unit of every stored time)."""
+    return time.time_ns() // 1_000_000
+
+
+def from_ms(ms: int) -> datetime:
+    """Convert stored milliseconds to an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def _user_bytes(serializer: Serializer, obj: Any, what: str) -> bytes:
+    try:
+        data = serializer(obj)
+    except Exception as exc:
+        raise SerializationError(f"cannot serialize {what}: {exc}") from exc
+    return data.encode() if isinstance(data, str) else data
+
+
+def encode_task(
+    serializer: Serializer, fn_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], at_ms: int
+) -> bytes:
+    """Encode one task for the ``tasks`` hash.
+
+    :raises SerializationError: an argument cannot be serialized.
+    """
+    # a list, not the tuple: the codec encodes tuples as an extension type (slower),
+    # and json would turn it into a list anyway
+    data = _user_bytes(serializer, [list(args), kwargs], f"the arguments of task {fn_name!r}")
+    return _packb([_VERSION, fn_name, at_ms, data])
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedTask:
+    """A task payload read back by a worker."""
+
+    fn_name: str
+    enqueue_ms: int
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
+def decode_task(deserializer: Deserializer, payload: bytes) -> DecodedTask:
+    """Decode a task payload; any malformation becomes one clear :class:`SerializationError`."""
+    try:
+        version, fn_name, enqueue_ms, data = msgpack.unpackb(payload, raw=False)
+    except Exception as exc:
+        raise SerializationError(f"undecodable task payload ({len(payload)} bytes): {exc}") from exc
+    if version != _VERSION or not isinstance(fn_name, str) or not isinstance(enqueue_ms, int):
+        raise SerializationError(f"unknown task payload layout (version {version!r})")
+    try:
+        args, kwargs = deserializer(data)
+    except Exception as exc:
+        raise SerializationError(f"cannot deserialize the arguments of {fn_name!r}: {exc}") from exc
+    if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
+        raise SerializationError(f"arguments of {fn_name!r} are not [args, kwargs]")
+    return DecodedTask(fn_name, enqueue_ms, list(args), kwargs)
+
+
+def peek_fn_name(payload: bytes) -> str | None:
+    """Best-effort task name of a payload that failed to decode (for logs and outcomes)."""
+    try:
+        fn_name = msgpack.unpackb(payload, raw=False)[1]
+    except Exception:
+        return None
+    return fn_name if isinstance(fn_name, str) else None
+
+
+def encode_success(
+    serializer: Serializer,
+    value: Any,
+    tries: int,
+    enqueue_ms: int,
+    start_ms: int,
+    finish_ms: int,
+    worker_id: str,
+    fn_name: str,
+) -> bytes:
+    """Encode a successful outcome.
+
+    :raises SerializationError: the return value cannot be serialized.
+    """
+    body = _user_bytes(serializer, value, f"the return value of task {fn_name!r}")
+    return _packb(
+        [_VERSION, KIND_OK, body, tries, enqueue_ms, start_ms, finish_ms, worker_id, fn_name]
+    )
+
+
+def encode_failure(
+    kind: int,
+    exc_type: str,
+    message: str,
+    traceback: str,
+    tries: int,
+    enqueue_ms: int,
+    start_ms: int,
+    finish_ms: int,
+    worker_id: str,
+    fn_name: str,
+) -> bytes:
+    """Encode a failed outcome. Only strings are stored: nothing is ever unpickled."""
+    body = [exc_type, message, traceback]
+    return _packb(
+        [_VERSION, kind, body, tries, enqueue_ms, start_ms, finish_ms, worker_id, fn_name]
+    )
+
+
+def decode_outcome(deserializer: Deserializer, task_id: str, raw: bytes) -> TaskOutcome[Any]:
+    """Decode a stored or published outcome into a :class:`TaskOutcome`.
+
+    :raises SerializationError: the outcome or its value cannot be decoded.
+    """
+    try:
+        _v, kind, body, tries, enq, start, finish, worker_id, fn_name = msgpack.unpackb(
+            raw, raw=False
+        )
+    except Exception as exc:
+        raise SerializationError(f"undecodable outcome of task {task_id}: {exc}") from exc
+    value: Any = None
+    error: TaskFailed | None = None
+    if kind == KIND_OK:
+        try:
+            value = deserializer(body)
+        except Exception as exc:
+            raise SerializationError(f"cannot deserialize the result of {task_id}: {exc}") from exc
+    else:
+        error = _ERROR_TYPES.get(kind, TaskFailed)(task_id, body[0], body[1], body[2])
+    return TaskOutcome(
+        task_id=task_id,
+        success=error is None,
+        value=value,
+        error=error,
+        tries=tries,
+        enqueue_time=from_ms(enq),
+        start_time=from_ms(start),
+        finish_time=from_ms(finish),
+        worker_id=worker_id,
+        fn_name=fn_name,
+    )
+
+
+def decode_header(payload: bytes) -> tuple[str, int]:
+    """``(fn_name, enqueue_ms)`` of a task payload, without touching its arguments."""
+    try:
+        _v, fn_name, enqueue_ms, _data = msgpack.unpackb(payload, raw=False)
+    except Exception as exc:
+        raise SerializationError(f"undecodable task payload: {exc}") from exc
+    return str(fn_name), int(enqueue_ms)
+
+
+def encode_health(record: dict[str, Any]) -> bytes:
+    """Encode a worker's health record (a flat dict of str/int/float values)."""
+    return _packb(record)
+
+
+def decode_health(raw: bytes) -> dict[str, Any]:
+    """Decode a health record written by :func:`encode_health`."""
+    record = msgpack.unpackb(raw, raw=False)
+    if not isinstance(record, dict):
+        raise SerializationError("health record is not a map")
+    return record

@@ -1,0 +1,345 @@
+"""Delivery of outcomes to waiting callers over Redis pub/sub.
+
+One :class:`ResultListener` per event loop and Redis URL owns one dedicated
+pub/sub connection that every waiter of the process shares (every client of the
+same server included). Each waiter subscribes to its task's channel *before* it
+looks at the stored outcome (or, for a task it has not sent yet, before it sends
+it), so an outcome published in between cannot be missed; nothing polls.
+
+Subscriptions requested in the same loop iteration go out as one ``SUBSCRIBE``
+with many channels, so a thousand concurrent waiters cost a handful of writes.
+
+When the connection breaks, the listener reconnects with capped exponential
+backoff and jitter, subscribes to every channel again, and tells each waiter to
+re-check the stored outcome: an outcome published while it was disconnected is
+found there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
+
+from .._redis import is_unavailable
+from ..errors import ResultTimeout
+
+__all__ = ["ResultListener"]
+
+logger = logging.getLogger("relayq.client")
+
+_BACKOFF_MIN_S = 0.05
+_BACKOFF_MAX_S = 5.0
+_MGET_CHUNK = 1000
+
+
+class _Waiter:
+    """One caller waiting for one channel; woken whenever its state changes."""
+
+    __slots__ = ("checked", "expired", "fut", "ready", "result")
+
+    def __init__(self) -> None:
+        self.ready = False  # our subscription is confirmed on the current connection
+        self.checked = False  # the stored outcome was read (or the task sent) since `ready`
+        self.expired = False
+        self.result: bytes | None = None
+        self.fut: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    async def changed(self) -> None:
+        self.fut = asyncio.get_running_loop().create_future()
+        try:
+            await self.fut
+        finally:
+            self.fut = None
+
+    def expire(self) -> None:
+        self.expired = True
+        self.wake()
+
+
+class _Channel:
+    """Subscription state of one channel: who waits, and what Redis knows."""
+
+    __slots__ = ("state", "waiters")
+
+    # state: "new" (to subscribe), "subscribing" (sent), "active", "unsubscribing" (sent)
+    def __init__(self) -> None:
+        self.state = "new"
+        self.waiters: list[_Waiter] = []
+
+
+class ResultListener:
+    """The shared pub/sub connection of one process (per event loop and Redis URL).
+
+    Get it with :meth:`acquire` and give it back with :meth:`release`; the
+    connection closes when the last client releases it.
+    """
+
+    _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ResultListener]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, redis: Redis, url: str) -> None:
+        self._redis = redis
+        self._url = url
+        self._users = 0
+        self._channels: dict[str, _Channel] = {}
+        self._dirty: set[str] = set()
+        self._conn: Connection | None = None
+        self._connected = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._checks: list[tuple[str, _Waiter]] = []
+        self._checker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @classmethod
+    def acquire(cls, redis: Redis, url: str) -> ResultListener:
+        """The listener of the running loop for ``url``; created on first use."""
+        loop = asyncio.get_running_loop()
+        per_loop = cls._registry.setdefault(loop, {})
+        listener = per_loop.get(url)
+        if listener is None or listener._closed:
+            listener = per_loop[url] = cls(redis, url)
+        listener._users += 1
+        return listener
+
+    async def release(self) -> None:
+        """Drop one user; the last one closes the connection."""
+        self._users -= 1
+        if self._users > 0:
+            return
+        self._closed = True
+        per_loop = self._registry.get(asyncio.get_running_loop(), {})
+        if per_loop.get(self._url) is self:
+            del per_loop[self._url]
+        tasks = (self._reader, self._flusher, self._checker)
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        for task in tasks:
+            if task is not None:
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        if self._conn is not None:
+            await self._conn.disconnect()
+            self._conn = None
+
+    @property
+    def connection_count(self) -> int:
+        """Pub/sub connections this listener holds open (0 or 1)."""
+        return 0 if self._conn is None or not self._connected.is_set() else 1
+
+    # -- waiting -------------------------------------------------------------------
+
+    async def wait(
+        self,
+        channel: str,
+        result_key: str,
+        send: Callable[[], Awaitable[None]] | None,
+        timeout: float | None,
+    ) -> bytes:
+        """Wait for the outcome published on ``channel`` (or already stored at ``result_key``).
+
+        :param send: for a task not sent yet, the coroutine function that sends it;
+            it runs once the subscription is confirmed, and then no stored outcome
+            can exist yet. ``None`` for a task sent earlier.
+        :param timeout: seconds to wait in all, ``None`` for no limit.
+        :raises ResultTimeout: no outcome within ``timeout``.
+        """
+        if self._closed:
+            raise RuntimeError("the result listener was closed (the client is not connected)")
+        waiter = _Waiter()
+        entry = self._watch(channel, waiter)
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(timeout, waiter.expire)
+        try:
+            while True:
+                if waiter.result is not None:
+                    return waiter.result
+                if waiter.expired:
+                    raise ResultTimeout(f"no outcome on {channel} within {timeout} s")
+                if waiter.ready and not waiter.checked:
+                    waiter.checked = True
+                    if send is not None:
+                        await send()
+                        send = None  # a re-check after a reconnect reads the stored outcome
+                        continue
+                    self._check(result_key, waiter)
+                await waiter.changed()
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._unwatch(channel, entry, waiter)
+
+    def _check(self, result_key: str, waiter: _Waiter) -> None:
+        """Queue a read of a stored outcome; reads of one loop iteration share an MGET."""
+        self._checks.append((result_key, waiter))
+        if self._checker is None or self._checker.done():
+            self._checker = asyncio.get_running_loop().create_task(self._check_all())
+
+    async def _check_all(self) -> None:
+        await asyncio.sleep(0)  # gather the checks of this loop iteration
+        delay = _BACKOFF_MIN_S
+        while self._checks and not self._closed:
+            batch, self._checks = self._checks[:_MGET_CHUNK], self._checks[_MGET_CHUNK:]
+            try:
+                stored = await self._redis.mget([key for key, _ in batch])
+            except Exception as exc:
+                # the outcome may be stored already and never published again: retry
+                logger.warning("cannot read stored outcomes (%s); retrying", exc)
+                self._checks[:0] = batch
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, _BACKOFF_MAX_S)
+                continue
+            for (_, waiter), raw in zip(batch, stored, strict=True):
+                if raw is not None and waiter.result is None:
+                    waiter.result = raw if isinstance(raw, bytes) else raw.encode()
+                    waiter.wake()
+
+    def _watch(self, channel: str, waiter: _Waiter) -> _Channel:
+        entry = self._channels.get(channel)
+        if entry is None:
+            entry = self._channels[channel] = _Channel()
+        entry.waiters.append(waiter)
+        if entry.state == "active":
+            waiter.ready = True
+        else:
+            self._mark_dirty(channel)
+        return entry
+
+    def _unwatch(self, channel: str, entry: _Channel, waiter: _Waiter) -> None:
+        entry.waiters.remove(waiter)
+        if not entry.waiters:
+            self._mark_dirty(channel)
+
+    def _mark_dirty(self, channel: str) -> None:
+        self._dirty.add(channel)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    # -- the connection ------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        """Send the subscription changes that accumulated (one writer at a time)."""
+        await asyncio.sleep(0)  # let every waiter of this loop iteration register first
+        while self._dirty and not self._closed:
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.get_running_loop().create_task(self._read_forever())
+            await self._connected.wait()
+            subscribe, unsubscribe = self._plan()
+            conn = self._conn
+            if conn is None:
+                continue
+            try:
+                if subscribe:
+                    await conn.send_command("SUBSCRIBE", *subscribe)
+                if unsubscribe:
+                    await conn.send_command("UNSUBSCRIBE", *unsubscribe)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                # the reader notices the broken connection and resubscribes everything
+
+    def _plan(self) -> tuple[list[str], list[str]]:
+        """Turn the dirty channels into (to subscribe, to unsubscribe), updating states."""
+        subscribe, unsubscribe = [], []
+        for channel in self._dirty:
+            entry = self._channels.get(channel)
+            if entry is None:
+                continue
+            if entry.waiters and entry.state == "new":
+                entry.state = "subscribing"
+                subscribe.append(channel)
+            elif not entry.waiters and entry.state == "active":
+                entry.state = "unsubscribing"
+                unsubscribe.append(channel)
+            elif not entry.waiters and entry.state == "new":
+                del self._channels[channel]
+        self._dirty.clear()
+        return subscribe, unsubscribe
+
+    async def _read_forever(self) -> None:
+        delay = _BACKOFF_MIN_S
+        outage = False
+        while not self._closed:
+            try:
+                conn = self._redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+                await conn.connect()
+                self._conn = conn
+                self._on_connected()
+                if outage:
+                    logger.warning("result listener reconnected to Redis")
+                    outage = False
+                delay = _BACKOFF_MIN_S
+                while True:
+                    self._dispatch(await conn.read_response(disconnect_on_error=True))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    logger.exception("result listener failed; reconnecting")
+                elif not outage:
+                    logger.warning("result listener lost Redis (%s); reconnecting", exc)
+                outage = True
+                self._on_disconnected()
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, _BACKOFF_MAX_S)
+
+    def _on_connected(self) -> None:
+        for channel, entry in self._channels.items():
+            entry.state = "new"
+            self._dirty.add(channel)
+        self._connected.set()
+        if self._dirty:
+            self._mark_dirty(next(iter(self._dirty)))
+
+    def _on_disconnected(self) -> None:
+        self._connected.clear()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # drop the socket without awaiting: the reader is the only user of it
+            asyncio.get_running_loop().create_task(conn.disconnect())
+        for entry in self._channels.values():
+            for waiter in entry.waiters:
+                waiter.ready = waiter.checked = False
+
+    def _dispatch(self, reply: Any) -> None:
+        kind, raw_channel, data = reply[0], reply[1], reply[2]
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
+        entry = self._channels.get(channel)
+        if entry is None:
+            return
+        if kind == b"message":
+            for waiter in entry.waiters:
+                waiter.result = data
+                waiter.wake()
+        elif kind == b"subscribe":
+            entry.state = "active"
+            for waiter in entry.waiters:
+                waiter.ready = True
+                waiter.wake()
+            if not entry.waiters:
+                self._mark_dirty(channel)
+        elif kind == b"unsubscribe" and entry.state == "unsubscribing":
+            if entry.waiters:
+                entry.state = "new"
+                self._mark_dirty(channel)
+            else:
+                del self._channels[channel]

@@ -1,0 +1,152 @@
+"""``TaskResult[T]``: the typed future a caller holds for one task."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Generator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .._models import TaskInfo, TaskOutcome, TaskStatus
+from ..errors import ConfigurationError, RelayqError
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["TaskResult"]
+
+T = TypeVar("T")
+
+
+def seconds(value: float | timedelta | None, what: str) -> float | None:
+    """Normalise a ``timedelta | float`` API argument to seconds (``None`` passes through)."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if value is not None and value < 0:
+        raise ConfigurationError(f"{what} must be >= 0, got {value!r}")
+    return value
+
+
+class TaskResult(Generic[T]):
+    """A task call: lazy until sent, then a handle on the task's outcome.
+
+    ``fetch.enqueue(url)`` only builds it. It is sent, exactly once, by the first
+    of ``await handle``, :meth:`start`, :meth:`result` or :meth:`outcome` (or by
+    ``enqueue_many``). A handle that is garbage-collected without ever being
+    sent warns with a :class:`RuntimeWarning`, so a forgotten ``await`` does not
+    silently drop a task.
+    """
+
+    __slots__ = ("__weakref__", "_client", "_due_ms", "_sent", "args", "fn_name", "id", "kwargs")
+
+    def __init__(
+        self,
+        client: Client,
+        fn_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        task_id: str,
+    ) -> None:
+        self._client = client
+        self.fn_name = fn_name
+        self.args = args
+        self.kwargs = kwargs
+        #: The task's id: random hex, or the idempotency key given to :meth:`start`.
+        self.id = task_id
+        self._due_ms = 0
+        self._sent = False
+
+    def __repr__(self) -> str:
+        state = "sent" if self._sent else "not sent"
+        return f"<TaskResult {self.fn_name}[{self.id}] {state}>"
+
+    def __del__(self) -> None:
+        if not self._sent:
+            warnings.warn(
+                f"task {self.fn_name!r} ({self.id}) was enqueued but never sent; "
+                "did you forget to await it (or call .start() / .result())?",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+
+    @property
+    def sent(self) -> bool:
+        """Whether the task has been sent to Redis."""
+        return self._sent
+
+    def __await__(self) -> Generator[Any, None, TaskResult[T]]:
+        return self.start().__await__()
+
+    def _prepare(
+        self,
+        delay: float | timedelta | None,
+        schedule: datetime | None,
+        key: str | None,
+    ) -> None:
+        """Apply start options; shared by :meth:`start` and ``enqueue_many``."""
+        if self._sent:
+            raise RelayqError(f"task {self.fn_name!r} ({self.id}) was already sent")
+        if delay is not None and schedule is not None:
+            raise ConfigurationError("pass either delay= or schedule=, not both")
+        if key is not None:
+            if not isinstance(key, str) or not key:
+                raise ConfigurationError(f"key= must be a non-empty string, got {key!r}")
+            self.id = key
+        if schedule is not None:
+            if schedule.tzinfo is None:
+                raise ConfigurationError(
+                    "schedule= must be an aware datetime (e.g. datetime.now(timezone.utc))"
+                )
+            self._due_ms = max(1, int(schedule.timestamp() * 1000))
+        elif delay is not None:
+            from .._wire import now_ms
+
+            delay_s = seconds(delay, "delay")
+            if delay_s:
+                self._due_ms = now_ms() + int(delay_s * 1000)
+
+    async def start(
+        self,
+        *,
+        delay: float | timedelta | None = None,
+        schedule: datetime | None = None,
+        key: str | None = None,
+    ) -> TaskResult[T]:
+        """Send the task (once) and return this handle.
+
+        :param delay: run no earlier than this many seconds (or this ``timedelta``) from now.
+        :param schedule: run no earlier than this aware ``datetime``.
+        :param key: idempotency key: becomes the task id, and while a task with this
+            id is queued, scheduled or running, sending another one with the same key
+            returns a handle to the live one instead of enqueueing a second.
+        :raises RelayqError: the handle was already sent (and options were given).
+        """
+        if self._sent and delay is None and schedule is None and key is None:
+            return self
+        self._prepare(delay, schedule, key)
+        await self._client._send(self)
+        return self
+
+    async def outcome(self, timeout: float | timedelta | None = None) -> TaskOutcome[T]:
+        """Send the task if needed and wait for its outcome (success or failure).
+
+        :param timeout: how long to wait in all; ``None`` waits as long as it takes.
+        :raises ResultTimeout: no outcome within ``timeout`` (the task may still finish).
+        """
+        return await self._client._wait(self, seconds(timeout, "timeout"))
+
+    async def result(self, timeout: float | timedelta | None = None) -> T:
+        """Send the task if needed, wait, and return its value.
+
+        :raises TaskFailed: the task raised (``TaskTimedOut`` / ``TaskAborted`` included).
+        :raises ResultTimeout: no outcome within ``timeout`` (the task may still finish).
+        """
+        return (await self.outcome(timeout)).unwrap()
+
+    async def status(self) -> TaskStatus:
+        """Where the task is now (``NOT_FOUND`` before it was sent)."""
+        return (await self._client._status(self.id))[0]
+
+    async def info(self) -> TaskInfo | None:
+        """Details of a live task (queued, scheduled or running); ``None`` otherwise."""
+        return (await self._client._status(self.id))[1]

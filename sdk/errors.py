@@ -1,0 +1,129 @@
+"""Every error relayq raises, under one root.
+
+::
+
+    RelayqError
+    ├── ConfigurationError        bad option or argument at the API edge (also a ValueError)
+    ├── SerializationError        a value the codec cannot encode or decode (also a TypeError)
+    ├── PayloadTooLarge           an enqueued payload over the configured limit (also a ValueError)
+    ├── RedisUnavailable          Redis could not be reached or the connection broke
+    ├── RedisCommandError         Redis refused a command (OOM, wrong type, ...)
+    ├── NotConnected              a Client/Worker used before ``async with`` connected it
+    ├── ResultTimeout             the caller's wait ran out; the task may still finish
+    │                             (also a builtin TimeoutError)
+    └── TaskFailed                the task ran and raised; carries the remote type, message
+        │                         and traceback text
+        ├── TaskTimedOut          the task exceeded its ``timeout``
+        └── TaskAborted           the task was aborted before it finished
+
+:class:`Retry` is deliberately *not* a :class:`RelayqError`: it is a control-flow
+signal that task code raises, and ``except RelayqError`` in that code must not
+swallow it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+__all__ = [
+    "ConfigurationError",
+    "NotConnected",
+    "PayloadTooLarge",
+    "RedisCommandError",
+    "RedisUnavailable",
+    "RelayqError",
+    "ResultTimeout",
+    "Retry",
+    "SerializationError",
+    "TaskAborted",
+    "TaskFailed",
+    "TaskTimedOut",
+]
+
+
+class RelayqError(Exception):
+    """Root of every error relayq raises."""
+
+
+class ConfigurationError(RelayqError, ValueError):
+    """An option or argument is invalid (raised where it is passed, not later)."""
+
+
+class SerializationError(RelayqError, TypeError):
+    """A value could not be serialized or a payload could not be deserialized."""
+
+
+class PayloadTooLarge(RelayqError, ValueError):
+    """An enqueued task's encoded payload exceeds the configured size limit."""
+
+
+class RedisUnavailable(RelayqError):
+    """Redis could not be reached, or a command failed at the connection level.
+
+    The original redis-py exception is chained as ``__cause__``.
+    """
+
+
+class RedisCommandError(RelayqError):
+    """Redis answered a command with an error (out of memory, wrong key type, ...).
+
+    The original redis-py exception is chained as ``__cause__``.
+    """
+
+
+class NotConnected(RelayqError):
+    """A client or worker was used for Redis work before it was connected.
+
+    Use ``async with client:`` / ``async with worker:`` (or ``worker.run()``).
+    """
+
+
+class ResultTimeout(RelayqError, TimeoutError):
+    """Waiting for a task's outcome ran out of time; the task itself may still finish."""
+
+
+class TaskFailed(RelayqError):
+    """The task raised an exception in the worker.
+
+    The exception object is never transported (nothing is unpickled); the caller
+    gets its type name, message and formatted traceback as text.
+
+    :param task_id: id of the failed task.
+    :param exc_type: qualified name of the remote exception type, e.g. ``"ValueError"``.
+    :param message: ``str()`` of the remote exception.
+    :param traceback: the remote formatted traceback (may be empty).
+    """
+
+    def __init__(self, task_id: str, exc_type: str, message: str, traceback: str = "") -> None:
+        self.task_id = task_id
+        self.exc_type = exc_type
+        self.message = message
+        self.traceback = traceback
+        super().__init__(f"task {task_id} failed: {exc_type}: {message}")
+
+    def __reduce__(self) -> tuple[type[TaskFailed], tuple[str, str, str, str]]:
+        return (type(self), (self.task_id, self.exc_type, self.message, self.traceback))
+
+
+class TaskTimedOut(TaskFailed):
+    """The task ran longer than its ``timeout`` and was cancelled (or abandoned, if sync)."""
+
+
+class TaskAborted(TaskFailed):
+    """The task was aborted (``handle.abort()``) before it finished."""
+
+
+class Retry(Exception):  # a signal, not an error: the name reads as an instruction
+    """Raise inside a task to run it again later, while ``ctx.tries < max_tries``.
+
+    :param delay: seconds (or a ``timedelta``) before the next try; ``None`` uses the
+        default backoff of ``tries ** 2`` seconds.
+    """
+
+    def __init__(self, delay: float | timedelta | None = None) -> None:
+        if isinstance(delay, timedelta):
+            delay = delay.total_seconds()
+        if delay is not None and delay < 0:
+            raise ConfigurationError(f"Retry(delay=...) must be >= 0, got {delay!r}")
+        self.delay: float | None = delay
+        super().__init__(f"retry requested (delay={delay!r})")

@@ -1,0 +1,14 @@
+"""The worker side of relayq: registering tasks and running them.
+
+Builds on :mod:`sdk.client` (a worker can enqueue too); a service that only
+enqueues imports :mod:`sdk.client` and never loads this package.
+"""
+
+from __future__ import annotations
+
+from ..errors import Retry
+from ._context import WrappedContext
+from ._task import Task, TaskOptions
+from ._worker import Worker
+
+__all__ = ["Retry", "Task", "TaskOptions", "Worker", "WrappedContext"]

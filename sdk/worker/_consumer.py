@@ -1,0 +1,376 @@
+"""Taking tasks from Redis and keeping them: fetch, dispatch, leases, hand-back.
+
+A worker holds a lease on every delivery it has taken, prefetched or running:
+its consumer-group pending entry, whose idle time it resets every third of the
+lease. Entries whose idle time passes the lease (their worker died or stalled)
+are reclaimed by whichever worker fetches next, and the try counter that
+``fetch.lua`` bumps on every delivery fences the old holder out.
+
+Fetching is one Lua call that also promotes due scheduled tasks and, every
+``reclaim_interval``, reclaims lapsed leases. When there is nothing to take the
+worker blocks on ``XREAD`` of the stream and the wake stream, so it reacts to a
+new task or a new schedule at once without polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from redis import exceptions as rexc
+from redis.asyncio import Redis
+
+from .. import _wire
+from .._keys import GROUP, Keys
+from .._redis import FETCH, RELEASE, RENEW, command, is_unavailable
+from ._executor import ACTION_RETRY, Executor, Settlement
+from ._settler import Settler
+
+__all__ = ["Consumer", "Delivery", "LeaseConfig"]
+
+logger = logging.getLogger("relayq.worker")
+
+_MOVE_LIMIT: Final = 1000  # scheduled tasks promoted per fetch call (bounds the script)
+_IDLE_BLOCK_MS: Final = 5000  # longest XREAD block; also bounds how stale `next_due` gets
+_RENEW_CHUNK: Final = 500
+_BACKOFF_MIN_S: Final = 0.05
+_BACKOFF_MAX_S: Final = 5.0
+
+
+class Delivery:
+    """One delivery of one task to this worker (one try)."""
+
+    __slots__ = ("entry_id", "enqueue_ms", "fn_name", "lost", "payload", "task", "task_id", "tries")
+
+    def __init__(self, entry_id: bytes, task_id: str, payload: bytes, tries: int) -> None:
+        self.entry_id = entry_id
+        self.task_id = task_id
+        self.payload = payload
+        self.tries = tries
+        self.fn_name = "?"
+        self.enqueue_ms = 0
+        self.lost = False  # our lease lapsed and another worker took the task over
+        self.task: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseConfig:
+    """Lease timing, in seconds.
+
+    :ivar lease_s: how long a delivery stays ours without renewal.
+    :ivar renew_s: how often held leases are renewed.
+    :ivar reclaim_s: how often a fetch also looks for lapsed leases of others.
+    """
+
+    lease_s: float
+    renew_s: float
+    reclaim_s: float
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters a worker reports in its health record."""
+
+    done: int = 0
+    failed: int = 0
+    retried: int = 0
+    fenced: int = 0
+
+
+class Consumer:
+    """The engine of one worker process: owns its deliveries from fetch to settlement."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        keys: Keys,
+        consumer: str,
+        executor: Executor,
+        concurrency: int,
+        fetch_limit: int,
+        lease: LeaseConfig,
+        grace_s: float,
+        burst: bool,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._consumer = consumer
+        self._executor = executor
+        self._concurrency = concurrency
+        self._fetch_limit = fetch_limit
+        self._lease = lease
+        self._grace_s = grace_s
+        self._burst = burst
+        self.held: dict[bytes, Delivery] = {}
+        self._ready: deque[Delivery] = deque()
+        self._running = 0
+        self._room = asyncio.Event()
+        self._stopping = False
+        self._block: asyncio.Task[Any] | None = None
+        self._settler = Settler(redis, keys, self._settled)
+        self.stats = Stats()
+
+    @property
+    def running(self) -> int:
+        """Tasks executing right now."""
+        return self._running
+
+    def stop(self) -> None:
+        """Stop fetching; :meth:`run` then hands back what it holds and returns."""
+        self._stopping = True
+        self._room.set()
+        if self._block is not None:
+            self._block.cancel()
+
+    def force(self) -> None:
+        """Cancel running tasks now instead of waiting for the grace period."""
+        self.stop()
+        self._grace_s = 0.0
+        for d in self.held.values():
+            if d.task is not None and not d.task.done():
+                d.task.cancel()
+
+    async def run(self, on_ready: Callable[[], None]) -> None:
+        """Consume until :meth:`stop` (or, in burst mode, until the queue is drained)."""
+        await self.ensure_group()
+        renewer = asyncio.get_running_loop().create_task(self._renew_forever())
+        on_ready()
+        try:
+            await self._fetch_forever()
+        finally:
+            self._stopping = True
+            try:
+                await self._shutdown()
+            finally:
+                renewer.cancel()
+                await asyncio.gather(renewer, return_exceptions=True)
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) if they do not exist yet."""
+        try:
+            await command(
+                self._redis, "XGROUP", "CREATE", self._keys.stream, GROUP, "0", "MKSTREAM"
+            )
+        except rexc.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- fetching ------------------------------------------------------------------
+
+    async def _fetch_forever(self) -> None:
+        k = self._keys
+        keys = (k.tasks, k.tries, k.running, k.delayed, k.stream, k.wake)
+        next_reclaim = 0.0
+        backoff = _BACKOFF_MIN_S
+        outage = False
+        while not self._stopping:
+            room = self._fetch_limit - len(self.held)
+            if room <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            now = time.monotonic()
+            reclaim_ms = 0
+            if now >= next_reclaim:
+                next_reclaim = now + self._lease.reclaim_s
+                reclaim_ms = int(self._lease.lease_s * 1000)
+            argv = (GROUP, self._consumer, room, _wire.now_ms(), _MOVE_LIMIT, reclaim_ms, room)
+            try:
+                entries, next_due, last_id, last_wake = await FETCH(self._redis, keys, argv)
+            except Exception as exc:
+                if await self._recover_fetch(exc, outage, backoff):
+                    outage = True
+                    backoff = min(backoff * 2, _BACKOFF_MAX_S)
+                next_reclaim = 0.0
+                continue
+            if outage:
+                logger.warning("Redis is back; fetching again")
+                outage, backoff = False, _BACKOFF_MIN_S
+            if entries:
+                self._take(entries)
+                continue
+            if self._burst:
+                if not self.held and (next_due < 0 or next_due > _wire.now_ms()):
+                    return
+                if self.held:
+                    self._room.clear()
+                    await self._room.wait()
+                continue
+            await self._wait_for_work(last_id, last_wake, next_due, next_reclaim)
+
+    async def _recover_fetch(self, exc: Exception, outage: bool, backoff: float) -> bool:
+        """Handle a failed fetch; returns whether it counts as (part of) an outage."""
+        if isinstance(exc, rexc.ResponseError) and "NOGROUP" in str(exc):
+            logger.warning("consumer group of %s vanished; recreating it", self._keys.stream)
+            await self._try(self.ensure_group)
+            return False
+        if not outage:
+            if is_unavailable(exc):
+                logger.warning("cannot fetch tasks (%s); retrying with backoff", exc)
+            else:
+                logger.exception("unexpected fetch failure; retrying with backoff")
+        await asyncio.sleep(backoff * (0.5 + random.random()))
+        return True
+
+    def _take(self, entries: list[Any]) -> None:
+        for i in range(0, len(entries), 4):
+            d = Delivery(entries[i], entries[i + 1].decode(), entries[i + 2], entries[i + 3])
+            self.held[d.entry_id] = d
+            self._ready.append(d)
+        self._dispatch()
+
+    async def _wait_for_work(
+        self, last_id: bytes, last_wake: bytes, next_due: int, next_reclaim: float
+    ) -> None:
+        block_ms = min(_IDLE_BLOCK_MS, int((next_reclaim - time.monotonic()) * 1000))
+        if next_due >= 0:
+            block_ms = min(block_ms, int(next_due) - _wire.now_ms())
+        if block_ms <= 0:
+            return
+        k = self._keys
+        self._block = asyncio.get_running_loop().create_task(
+            command(
+                self._redis,
+                "XREAD",
+                "BLOCK",
+                block_ms,
+                "STREAMS",
+                k.stream,
+                k.wake,
+                last_id,
+                last_wake,
+            )
+        )
+        try:
+            # asyncio.wait: stop() cancels the read, which must not cancel us
+            await asyncio.wait((self._block,))
+        finally:
+            block, self._block = self._block, None
+        if not block.cancelled() and block.exception() is not None:
+            await asyncio.sleep(_BACKOFF_MIN_S)  # the next fetch reports the outage
+
+    async def _try(self, fn: Callable[[], Any]) -> None:
+        try:
+            await fn()
+        except Exception as exc:
+            logger.warning("%s failed: %s", getattr(fn, "__name__", fn), exc)
+
+    # -- running -------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._ready and self._running < self._concurrency and not self._stopping:
+            d = self._ready.popleft()
+            if d.lost:
+                self.held.pop(d.entry_id, None)
+                continue
+            self._running += 1
+            d.task = loop.create_task(self._execute(d))
+
+    async def _execute(self, d: Delivery) -> None:
+        try:
+            settlement = await self._executor.execute(d)
+        except asyncio.CancelledError:
+            # cancelled at shutdown after the grace period: handed back by _shutdown
+            self._running -= 1
+            raise
+        self._running -= 1
+        self._settle(settlement)
+        self._dispatch()
+
+    def _settle(self, settlement: Settlement) -> None:
+        if settlement.action == ACTION_RETRY:
+            self.stats.retried += 1
+        elif settlement.success:
+            self.stats.done += 1
+        else:
+            self.stats.failed += 1
+        self._settler.add(settlement)
+
+    def _settled(self, d: Delivery, applied: bool) -> None:
+        if not applied:
+            self.stats.fenced += 1
+        self.held.pop(d.entry_id, None)
+        self._room.set()
+
+    # -- leases --------------------------------------------------------------------
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease.renew_s)
+            entry_ids = list(self.held)
+            for lo in range(0, len(entry_ids), _RENEW_CHUNK):
+                chunk = entry_ids[lo : lo + _RENEW_CHUNK]
+                try:
+                    lost = await RENEW(
+                        self._redis, (self._keys.stream,), (GROUP, self._consumer, *chunk)
+                    )
+                except Exception as exc:
+                    logger.warning("cannot renew leases (%s); will retry", exc)
+                    break
+                for entry_id in lost:
+                    d = self.held.get(entry_id)
+                    if d is not None and not d.lost:
+                        d.lost = True
+                        logger.warning(
+                            "lease on task %s[%s] lapsed and another worker took it over",
+                            d.fn_name,
+                            d.task_id,
+                        )
+
+    # -- shutdown ------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        unstarted = list(self._ready)
+        self._ready.clear()
+        await self._release(unstarted)
+        running = [d.task for d in self.held.values() if d.task is not None and not d.task.done()]
+        if running:
+            logger.info("waiting up to %.1f s for %d running tasks", self._grace_s, len(running))
+            _, late = await asyncio.wait(running, timeout=self._grace_s)
+            if late:
+                logger.warning(
+                    "grace period over: cancelling %d tasks, handing them back", len(late)
+                )
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+                cancelled = [
+                    d for d in self.held.values() if d.task is not None and d.task.cancelled()
+                ]
+                await self._release(cancelled)
+        try:
+            await asyncio.wait_for(self._settler.drain(), timeout=max(self._grace_s, 5.0))
+        except asyncio.TimeoutError:
+            logger.error(
+                "could not store %d outcomes before exiting; their tasks will be re-run "
+                "after their leases lapse",
+                len(self.held),
+            )
+
+    async def _release(self, deliveries: list[Delivery]) -> None:
+        if not deliveries:
+            return
+        k = self._keys
+        argv: list[Any] = [GROUP, self._consumer]
+        for d in deliveries:
+            argv += (d.entry_id, d.task_id)
+        try:
+            n = await RELEASE(self._redis, (k.tries, k.running, k.stream), argv)
+        except Exception as exc:
+            logger.warning(
+                "could not hand back %d tasks (%s); they return when their leases lapse",
+                len(deliveries),
+                exc,
+            )
+            return
+        for d in deliveries:
+            self.held.pop(d.entry_id, None)
+        logger.info("handed back %d tasks to the queue", n)

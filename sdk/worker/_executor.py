@@ -1,0 +1,305 @@
+"""Running one delivery: decode, bind, call (with timeout), decide the settlement.
+
+Nothing here touches Redis: the executor turns a delivery into a
+:class:`Settlement` (store this outcome / retry at that time), and the settler
+writes settlements in batches. Every way a task can go wrong ends in a
+settlement, so one bad task never takes the worker down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from redis.asyncio import Redis
+
+from .. import _wire
+from .._codec import Deserializer, Serializer
+from ..errors import Retry, SerializationError
+from ._context import WrappedContext
+from ._task import DEFAULT_TTL, Task
+
+if TYPE_CHECKING:
+    from ._consumer import Delivery
+
+__all__ = ["Executor", "Settlement"]
+
+logger = logging.getLogger("relayq.worker")
+
+ACTION_DONE: Final = "d"
+ACTION_RETRY: Final = "r"
+_DEFAULT_TTL_MS: Final = int(DEFAULT_TTL.total_seconds() * 1000)
+
+
+@dataclass(slots=True)
+class Settlement:
+    """What to write for a delivery: an outcome to store (``"d"``) or a retry (``"r"``).
+
+    :ivar data: the encoded outcome, or the retry's due time in ms (``0`` = now).
+    :ivar ttl_ms: how long to store the outcome (``-1`` forever, ``0`` not at all).
+    :ivar success: whether the outcome is a success (for the worker's counters).
+    """
+
+    delivery: Delivery
+    action: str
+    data: bytes | int
+    ttl_ms: int
+    success: bool = False
+
+
+class _Failure(Exception):
+    """Internal: a failure that is known before the task body runs (bad input)."""
+
+    def __init__(self, exc_type: str, message: str) -> None:
+        super().__init__(message)
+        self.exc_type = exc_type
+        self.message = message
+
+
+class Executor:
+    """Runs deliveries for one worker.
+
+    :param tasks: the worker's registry, name -> task.
+    :param task_lifespan: optional async context manager factory around each run.
+    """
+
+    def __init__(
+        self,
+        *,
+        tasks: dict[str, Task[Any, Any]],
+        deps: Any,
+        redis: Redis,
+        worker_id: str,
+        queue_name: str,
+        serializer: Serializer,
+        deserializer: Deserializer,
+        task_lifespan: Callable[[WrappedContext[Any]], AbstractAsyncContextManager[Any]] | None,
+        threads: ThreadPoolExecutor,
+    ) -> None:
+        self._tasks = tasks
+        self._deps = deps
+        self._redis = redis
+        self._worker_id = worker_id
+        self._queue_name = queue_name
+        self._serializer = serializer
+        self._deserializer = deserializer
+        self._task_lifespan = task_lifespan
+        self._threads = threads
+
+    def poison(self, delivery: Delivery, max_tries: int | None) -> Settlement | None:
+        """The settlement of a delivery that must not run again (tries exhausted), if any.
+
+        A task whose previous tries all ended with its worker dying (killed, OOM)
+        is redelivered by lease reclaim; past ``max_tries`` it fails instead of
+        taking down yet another worker.
+        """
+        if max_tries is None or delivery.tries <= max_tries:
+            return None
+        message = (
+            f"delivered {delivery.tries} times but max_tries is {max_tries}: "
+            "earlier tries ended without an outcome (worker killed or lease lost)"
+        )
+        return self._failure(delivery, _wire.KIND_FAILED, "MaxTriesExceeded", message, "", 0)
+
+    async def execute(self, delivery: Delivery) -> Settlement:
+        """Run one delivery to its settlement; never raises except ``CancelledError``."""
+        start_ms = _wire.now_ms()
+        try:
+            task, decoded = self._resolve(delivery)
+        except _Failure as failure:
+            logger.error("task %s rejected: %s", delivery.task_id, failure.message)
+            return self._failure(
+                delivery, _wire.KIND_FAILED, failure.exc_type, failure.message, "", start_ms
+            )
+        delivery.fn_name = task.name
+        delivery.enqueue_ms = decoded.enqueue_ms
+        opts = task.options
+        if delivery.tries > opts.max_tries:
+            return self.poison(delivery, opts.max_tries)  # type: ignore[return-value]
+        ctx: WrappedContext[Any] = WrappedContext(
+            self._deps,
+            delivery.task_id,
+            delivery.tries,
+            self._worker_id,
+            task.name,
+            _wire.from_ms(decoded.enqueue_ms),
+            self._queue_name,
+            self._redis,
+        )
+        try:
+            value = await self._call(task, ctx, decoded.args, decoded.kwargs)
+        except Retry as retry:
+            return self._retry(delivery, task, retry, start_ms)
+        except asyncio.TimeoutError:
+            message = f"exceeded its timeout of {opts.timeout_s} s"
+            return self._failure(
+                delivery, _wire.KIND_TIMED_OUT, "TaskTimedOut", message, "", start_ms
+            )
+        except _Failure as failure:
+            return self._failure(
+                delivery, _wire.KIND_FAILED, failure.exc_type, failure.message, "", start_ms
+            )
+        except Exception as exc:
+            tb = traceback.format_exc()
+            return self._failure(
+                delivery, _wire.KIND_FAILED, type(exc).__qualname__, str(exc), tb, start_ms
+            )
+        finish_ms = _wire.now_ms()
+        try:
+            outcome = _wire.encode_success(
+                self._serializer,
+                value,
+                delivery.tries,
+                decoded.enqueue_ms,
+                start_ms,
+                finish_ms,
+                self._worker_id,
+                task.name,
+            )
+        except SerializationError as exc:
+            return self._failure(
+                delivery, _wire.KIND_FAILED, "SerializationError", str(exc), "", start_ms
+            )
+        _log(delivery, "ok", start_ms, finish_ms)
+        return Settlement(delivery, ACTION_DONE, outcome, opts.ttl_ms, True)
+
+    def _resolve(self, delivery: Delivery) -> tuple[Task[Any, Any], _wire.DecodedTask]:
+        try:
+            decoded = _wire.decode_task(self._deserializer, delivery.payload)
+        except SerializationError as exc:
+            delivery.fn_name = _wire.peek_fn_name(delivery.payload) or "?"
+            raise _Failure("SerializationError", str(exc)) from None
+        delivery.fn_name = decoded.fn_name
+        delivery.enqueue_ms = decoded.enqueue_ms
+        task = self._tasks.get(decoded.fn_name)
+        if task is None:
+            known = ", ".join(sorted(self._tasks)) or "none"
+            raise _Failure(
+                "UnknownTask",
+                f"no task named {decoded.fn_name!r} is registered on queue "
+                f"{self._queue_name!r} (known: {known})",
+            )
+        return task, decoded
+
+    async def _call(
+        self,
+        task: Task[Any, Any],
+        ctx: WrappedContext[Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        lifespan = self._task_lifespan
+        if lifespan is None:
+            return await self._invoke(task, ctx, args, kwargs)
+        async with lifespan(ctx):
+            return await self._invoke(task, ctx, args, kwargs)
+
+    async def _invoke(
+        self,
+        task: Task[Any, Any],
+        ctx: WrappedContext[Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        timeout = task.options.timeout_s
+        if task.is_async:
+            try:
+                # calling a coroutine function binds its arguments without running
+                # its body, so a TypeError here is a call that does not fit
+                coro = task.fn(ctx, *args, **kwargs)
+            except TypeError as exc:
+                raise _Failure("InvalidArguments", _bind_message(task, exc)) from None
+            if timeout is None:
+                return await coro
+            return await asyncio.wait_for(coro, timeout)
+        try:
+            task.signature.bind(ctx, *args, **kwargs)
+        except TypeError as exc:
+            raise _Failure("InvalidArguments", _bind_message(task, exc)) from None
+        call = functools.partial(contextvars.copy_context().run, task.fn, ctx, *args, **kwargs)
+        # a thread cannot be killed: on timeout the caller gets TaskTimedOut and
+        # the thread finishes in the background (documented)
+        fut = asyncio.get_running_loop().run_in_executor(self._threads, call)
+        if timeout is None:
+            return await fut
+        return await asyncio.wait_for(fut, timeout)
+
+    def _retry(
+        self, delivery: Delivery, task: Task[Any, Any], retry: Retry, start_ms: int
+    ) -> Settlement:
+        tries = delivery.tries
+        if tries >= task.options.max_tries:
+            message = f"retry requested on try {tries} of max_tries={task.options.max_tries}"
+            return self._failure(delivery, _wire.KIND_FAILED, "Retry", message, "", start_ms)
+        delay = retry.delay if retry.delay is not None else float(tries**2)
+        due_ms = _wire.now_ms() + int(delay * 1000) if delay > 0 else 0
+        logger.info(
+            "task %s[%s] retry in %.3gs (try %d of %d)",
+            delivery.fn_name,
+            delivery.task_id,
+            delay,
+            tries,
+            task.options.max_tries,
+        )
+        return Settlement(delivery, ACTION_RETRY, due_ms, 0)
+
+    def _failure(
+        self,
+        delivery: Delivery,
+        kind: int,
+        exc_type: str,
+        message: str,
+        tb: str,
+        start_ms: int,
+    ) -> Settlement:
+        finish_ms = _wire.now_ms()
+        outcome = _wire.encode_failure(
+            kind,
+            exc_type,
+            message,
+            tb,
+            delivery.tries,
+            delivery.enqueue_ms,
+            start_ms or finish_ms,
+            finish_ms,
+            self._worker_id,
+            delivery.fn_name,
+        )
+        _log(delivery, f"failed: {exc_type}: {message}", start_ms or finish_ms, finish_ms, tb)
+        task = self._tasks.get(delivery.fn_name)
+        ttl_ms = task.options.ttl_ms if task is not None else _DEFAULT_TTL_MS
+        return Settlement(delivery, ACTION_DONE, outcome, ttl_ms)
+
+
+def _bind_message(task: Task[Any, Any], exc: TypeError) -> str:
+    return f"arguments do not fit {task.name}{task.signature}: {exc}"
+
+
+def _log(delivery: Delivery, what: str, start_ms: int, finish_ms: int, tb: str = "") -> None:
+    if what == "ok":
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "task %s[%s] ok in %d ms (try %d)",
+                delivery.fn_name,
+                delivery.task_id,
+                finish_ms - start_ms,
+                delivery.tries,
+            )
+        return
+    logger.warning(
+        "task %s[%s] %s (%d ms, try %d)%s",
+        delivery.fn_name,
+        delivery.task_id,
+        what,
+        finish_ms - start_ms,
+        delivery.tries,
+        "\n" + tb.rstrip() if tb else "",
+    )

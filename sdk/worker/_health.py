@@ -1,0 +1,109 @@
+"""Periodic health: one log line and one expiring record in Redis per worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .. import _wire
+
+if TYPE_CHECKING:
+    from ._consumer import Consumer
+    from ._worker import Worker
+
+__all__ = ["HealthReporter"]
+
+logger = logging.getLogger("relayq.health")
+
+
+class HealthReporter:
+    """Every ``interval`` seconds, logs and stores the worker's counters and Redis' state.
+
+    The record (``Keys.worker(id)``) expires after three intervals, so a worker that
+    died stops being listed on its own.
+    """
+
+    def __init__(self, worker: Worker[Any], consumer: Consumer, interval: float) -> None:
+        self._worker = worker
+        self._consumer = consumer
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._started = time.time()
+
+    async def __aenter__(self) -> HealthReporter:
+        self._task = asyncio.get_running_loop().create_task(self._report_forever())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _report_forever(self) -> None:
+        while True:
+            try:
+                await self.report()
+            except Exception as exc:
+                logger.warning("health check failed: %s", exc)
+            await asyncio.sleep(self._interval)
+
+    async def snapshot(self) -> dict[str, Any]:
+        """Gather the current health record."""
+        worker, consumer = self._worker, self._consumer
+        keys = worker.client.keys
+        async with worker.redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(keys.stream)
+            pipe.zcard(keys.delayed)
+            pipe.info("memory")
+            pipe.info("clients")
+            depth, delayed, memory, clients = await pipe.execute()
+        stats = consumer.stats
+        return {
+            "worker_id": worker.id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queue": worker.queue_name,
+            "started": int(self._started),
+            "heartbeat": int(time.time()),
+            "done": stats.done,
+            "failed": stats.failed,
+            "retried": stats.retried,
+            "running": consumer.running,
+            "held": len(consumer.held),
+            # entries stay in the stream until settled, so this counts held ones too
+            "queue_depth": int(depth),
+            "scheduled": int(delayed),
+            "redis_memory": str(memory.get("used_memory_human", "?")),
+            "redis_clients": int(clients.get("connected_clients", 0)),
+        }
+
+    async def report(self) -> None:
+        """Log one line and store the record with a TTL of three intervals."""
+        record = await self.snapshot()
+        logger.info(
+            "health %s: done=%d failed=%d retried=%d running=%d queue=%d scheduled=%d "
+            "redis_mem=%s clients=%d",
+            record["worker_id"],
+            record["done"],
+            record["failed"],
+            record["retried"],
+            record["running"],
+            record["queue_depth"],
+            record["scheduled"],
+            record["redis_memory"],
+            record["redis_clients"],
+        )
+        ttl_ms = max(int(self._interval * 3000), 1000)
+        await self._worker.redis.set(
+            self._worker.client.keys.worker(self._worker.id), _wire.encode_health(record), px=ttl_ms
+        )

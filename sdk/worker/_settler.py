@@ -1,0 +1,113 @@
+"""Writing settlements to Redis in batches (group commit).
+
+The first settlement goes out at once; those that arrive while a write is in
+flight are sent together in the next ``finish.lua`` call, so under load one
+round trip acknowledges, stores and publishes many tasks, and when idle a single
+task pays no extra wait. A write that fails because Redis is away is retried
+with capped backoff until it lands: a settled task is never dropped (the
+fencing in ``finish.lua`` makes a repeated write harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from redis.asyncio import Redis
+
+from .._keys import GROUP, Keys
+from .._redis import FINISH, is_unavailable
+from ._executor import Settlement
+
+if TYPE_CHECKING:
+    from ._consumer import Delivery
+
+__all__ = ["Settler"]
+
+logger = logging.getLogger("relayq.worker")
+
+_MAX_BATCH: Final = 500
+_BACKOFF_MIN_S: Final = 0.05
+_BACKOFF_MAX_S: Final = 5.0
+
+
+class Settler:
+    """Batches settlements into ``finish.lua`` calls.
+
+    :param on_settled: called for each delivery once its settlement is written
+        (applied or fenced out), to free its slot.
+    """
+
+    def __init__(
+        self, redis: Redis, keys: Keys, on_settled: Callable[[Delivery, bool], None]
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._on_settled = on_settled
+        self._pending: list[Settlement] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def add(self, settlement: Settlement) -> None:
+        """Queue a settlement for the next write."""
+        self._pending.append(settlement)
+        self._idle.clear()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_all())
+
+    async def drain(self) -> None:
+        """Wait until every queued settlement has been written."""
+        await self._idle.wait()
+
+    async def _write_all(self) -> None:
+        delay = _BACKOFF_MIN_S
+        outage = False
+        while self._pending:
+            batch = self._pending[:_MAX_BATCH]
+            del self._pending[:_MAX_BATCH]
+            try:
+                applied = await self._write(batch)
+            except Exception as exc:
+                self._pending[:0] = batch
+                if not outage:
+                    if is_unavailable(exc):
+                        logger.warning(
+                            "cannot store outcomes, Redis unavailable (%s); retrying", exc
+                        )
+                    else:
+                        logger.exception("storing outcomes failed; retrying")
+                outage = True
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, _BACKOFF_MAX_S)
+                continue
+            if outage:
+                logger.warning("Redis is back; outcomes stored")
+                outage, delay = False, _BACKOFF_MIN_S
+            for settlement, ok in zip(batch, applied, strict=True):
+                if not ok:
+                    d = settlement.delivery
+                    logger.warning(
+                        "task %s[%s] try %d: outcome discarded, another worker holds the task "
+                        "now (this worker's lease lapsed) or it was aborted",
+                        d.fn_name,
+                        d.task_id,
+                        d.tries,
+                    )
+                self._on_settled(settlement.delivery, bool(ok))
+        self._idle.set()
+
+    async def _write(self, batch: list[Settlement]) -> list[int]:
+        k = self._keys
+        keys = [k.tasks, k.tries, k.running, k.delayed, k.stream, k.wake]
+        argv: list[Any] = [GROUP, len(batch)]
+        for s in batch:
+            d = s.delivery
+            keys.append(k.result(d.task_id))
+            argv += (d.entry_id, d.task_id, d.tries, s.action, s.data, s.ttl_ms)
+            argv.append(k.channel(d.task_id))
+        result: list[int] = await FINISH(self._redis, keys, argv)
+        return result

@@ -1,0 +1,124 @@
+"""Registered tasks: ``Task[P, R]`` handles and the ``@worker.task()`` decorator."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+
+from ..client import TaskRef
+from ..client._result import seconds
+from ..errors import ConfigurationError
+from ._context import WrappedContext
+
+if TYPE_CHECKING:
+    from ._worker import Worker
+
+__all__ = ["DEFAULT_TTL", "Task", "TaskDecorator", "TaskOptions"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Deps = TypeVar("Deps")
+
+#: How long an outcome is kept in Redis by default.
+DEFAULT_TTL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Execution options of a registered task, normalised to internal units.
+
+    :ivar max_tries: deliveries allowed, retries and crash recoveries included.
+    :ivar timeout_s: seconds before the task is cancelled (``None`` = never).
+    :ivar ttl_ms: how long the outcome is stored: ``-1`` forever, ``0`` not at all.
+    :ivar unique: one live instance per task name and arguments.
+    """
+
+    max_tries: int
+    timeout_s: float | None
+    ttl_ms: int
+    unique: bool
+
+    @classmethod
+    def build(
+        cls,
+        max_tries: int,
+        timeout: float | timedelta | None,
+        ttl: float | timedelta | None,
+        unique: bool,
+    ) -> TaskOptions:
+        """Validate user-facing options (raising :class:`ConfigurationError`)."""
+        if not isinstance(max_tries, int) or max_tries < 1:
+            raise ConfigurationError(f"max_tries must be an int >= 1, got {max_tries!r}")
+        timeout_s = seconds(timeout, "timeout")
+        if timeout_s == 0:
+            raise ConfigurationError("timeout must be > 0 (use None for no timeout)")
+        ttl_s = seconds(ttl, "ttl")
+        ttl_ms = -1 if ttl_s is None else int(ttl_s * 1000)
+        if ttl_s and ttl_ms == 0:
+            ttl_ms = 1  # a sub-millisecond TTL still means "store it"
+        return cls(max_tries, timeout_s, ttl_ms, unique)
+
+
+class Task(TaskRef[P, R]):
+    """A task registered on a worker: enqueue it, or run it locally with :meth:`run`.
+
+    :ivar fn: the decorated function.
+    :ivar options: its execution options.
+    :ivar is_async: whether ``fn`` is a coroutine function (else it runs in a thread).
+    """
+
+    __slots__ = ("_worker", "fn", "is_async", "options", "signature")
+
+    def __init__(
+        self,
+        worker: Worker[Any],
+        name: str,
+        fn: Callable[..., Any],
+        options: TaskOptions,
+    ) -> None:
+        super().__init__(worker.client, name)
+        self._worker = worker
+        self.fn = fn
+        self.options = options
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+
+    async def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the task here and now, without Redis, and return its value.
+
+        Uses the worker's dependencies if it is running, else enters its
+        ``worker_lifespan`` for this one call. Exceptions propagate unchanged.
+        """
+        return await self._worker._run_locally(self, args, kwargs)  # type: ignore[no-any-return]
+
+
+class TaskDecorator(Generic[Deps]):
+    """What ``@worker.task(...)`` returns: registers a function, async or sync.
+
+    Typed so that the function's first parameter must be ``WrappedContext[Deps]``
+    of the worker's own ``Deps``, and the handle keeps the rest of the signature.
+    """
+
+    __slots__ = ("_name", "_options", "_worker")
+
+    def __init__(self, worker: Worker[Deps], name: str | None, options: TaskOptions) -> None:
+        self._worker = worker
+        self._name = name
+        self._options = options
+
+    @overload
+    def __call__(
+        self, fn: Callable[Concatenate[WrappedContext[Deps], P], Coroutine[Any, Any, R]]
+    ) -> Task[P, R]: ...
+
+    @overload
+    def __call__(self, fn: Callable[Concatenate[WrappedContext[Deps], P], R]) -> Task[P, R]: ...
+
+    def __call__(self, fn: Callable[..., Any]) -> Task[Any, Any]:
+        name = self._name or fn.__name__
+        task: Task[Any, Any] = Task(self._worker, name, fn, self._options)
+        self._worker._register(task)
+        return task

@@ -1,0 +1,403 @@
+"""``Worker[Deps]``: registers tasks, owns the lifespan, and runs the consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta, timezone, tzinfo
+from types import MappingProxyType, TracebackType
+from typing import Any, Generic, TypeVar, overload
+
+from redis.asyncio import Redis
+from typing_extensions import Self
+
+from .. import _codec
+from .._redis import connect
+from .._wire import from_ms, now_ms
+from ..client import Client, TaskResult
+from ..client._client import DEFAULT_MAX_PAYLOAD_BYTES
+from ..client._result import seconds
+from ..client._taskref import new_task_id
+from ..errors import ConfigurationError, RelayqError
+from ._consumer import Consumer, LeaseConfig
+from ._context import WrappedContext
+from ._executor import Executor
+from ._health import HealthReporter
+from ._task import DEFAULT_TTL, Task, TaskDecorator, TaskOptions
+
+__all__ = ["Worker"]
+
+logger = logging.getLogger("relayq.worker")
+
+Deps = TypeVar("Deps")
+T = TypeVar("T")
+
+_DEFAULT_LEASE = timedelta(seconds=30)
+_DEFAULT_GRACE = timedelta(seconds=30)
+_DEFAULT_HEALTH = timedelta(minutes=1)
+
+TaskLifespan = Callable[[WrappedContext[Deps]], AbstractAsyncContextManager[object]]
+
+
+class Worker(Generic[Deps]):
+    """Runs the tasks registered on it, with the dependencies its lifespan yields.
+
+    ``Worker(worker_lifespan=lifespan)`` is a ``Worker[Deps]`` when ``lifespan``
+    yields ``Deps``; without a lifespan it is a ``Worker[None]``. Tasks take a
+    ``WrappedContext[Deps]`` first, which the type checker enforces.
+
+    :param redis_url: default ``$REDIS_URL``, else ``redis://localhost:6379``.
+    :param queue_name: the queue to consume (and enqueue to).
+    :param concurrency: tasks run at once in this process.
+    :param queue_fetch_limit: deliveries held at most (running + prefetched);
+        default ``concurrency * 2``.
+    :param tz: time zone for cron schedules.
+    :param health_check_interval: how often the worker logs and stores its health.
+    :param worker_lifespan: ``async`` context manager factory run once per worker
+        process; what it yields becomes ``ctx.deps``.
+    :param task_lifespan: ``async`` context manager factory around each execution.
+    :param serializer: encodes arguments and results; default msgpack.
+    :param deserializer: the inverse of ``serializer``.
+    :param lease: how long a delivery stays this worker's without renewal; a dead
+        worker's tasks are reclaimed after about this long.
+    :param grace_period: on shutdown, how long running tasks may take to finish
+        before they are cancelled and handed back.
+    :param max_payload_bytes: refuse enqueued tasks whose payload is larger.
+    :param worker_id: this worker's name in Redis; default ``host-pid-random``.
+    """
+
+    @overload
+    def __init__(
+        self: Worker[None],
+        redis_url: str | None = None,
+        *,
+        queue_name: str = "default",
+        concurrency: int = 16,
+        queue_fetch_limit: int | None = None,
+        tz: tzinfo = timezone.utc,
+        health_check_interval: timedelta | float = _DEFAULT_HEALTH,
+        worker_lifespan: None = None,
+        task_lifespan: TaskLifespan[None] | None = None,
+        serializer: _codec.Serializer | None = None,
+        deserializer: _codec.Deserializer | None = None,
+        lease: timedelta | float = _DEFAULT_LEASE,
+        grace_period: timedelta | float = _DEFAULT_GRACE,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        worker_id: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Worker[Deps],
+        redis_url: str | None = None,
+        *,
+        queue_name: str = "default",
+        concurrency: int = 16,
+        queue_fetch_limit: int | None = None,
+        tz: tzinfo = timezone.utc,
+        health_check_interval: timedelta | float = _DEFAULT_HEALTH,
+        worker_lifespan: Callable[[Worker[Deps]], AbstractAsyncContextManager[Deps]],
+        task_lifespan: TaskLifespan[Deps] | None = None,
+        serializer: _codec.Serializer | None = None,
+        deserializer: _codec.Deserializer | None = None,
+        lease: timedelta | float = _DEFAULT_LEASE,
+        grace_period: timedelta | float = _DEFAULT_GRACE,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        worker_id: str | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        queue_name: str = "default",
+        concurrency: int = 16,
+        queue_fetch_limit: int | None = None,
+        tz: tzinfo = timezone.utc,
+        health_check_interval: timedelta | float = _DEFAULT_HEALTH,
+        worker_lifespan: Callable[[Worker[Any]], AbstractAsyncContextManager[Any]] | None = None,
+        task_lifespan: TaskLifespan[Any] | None = None,
+        serializer: _codec.Serializer | None = None,
+        deserializer: _codec.Deserializer | None = None,
+        lease: timedelta | float = _DEFAULT_LEASE,
+        grace_period: timedelta | float = _DEFAULT_GRACE,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        worker_id: str | None = None,
+    ) -> None:
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if queue_fetch_limit is None:
+            queue_fetch_limit = concurrency * 2
+        if not isinstance(queue_fetch_limit, int) or queue_fetch_limit < concurrency:
+            raise ConfigurationError(
+                f"queue_fetch_limit must be an int >= concurrency ({concurrency}), "
+                f"got {queue_fetch_limit!r}"
+            )
+        lease_s = seconds(lease, "lease")
+        if not lease_s or lease_s < 0.3:
+            raise ConfigurationError(f"lease must be at least 0.3 s, got {lease!r}")
+        self.client = Client(
+            redis_url,
+            queue_name,
+            serializer=serializer,
+            deserializer=deserializer,
+            max_payload_bytes=max_payload_bytes,
+        )
+        self.queue_name = queue_name
+        self.concurrency = concurrency
+        self.queue_fetch_limit = queue_fetch_limit
+        self.tz = tz
+        self.health_check_interval = seconds(health_check_interval, "health_check_interval") or 60.0
+        self.grace_period = seconds(grace_period, "grace_period") or 0.0
+        self.lease = LeaseConfig(
+            lease_s=lease_s,
+            renew_s=lease_s / 3,
+            reclaim_s=min(max(lease_s / 10, 0.1), 5.0),
+        )
+        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+        self._worker_lifespan = worker_lifespan
+        self._task_lifespan = task_lifespan
+        self._tasks: dict[str, Task[Any, Any]] = {}
+        self._deps: Any = None
+        self._has_deps = False
+        self._consumer: Consumer | None = None
+        self._stop_requested = False
+        #: Set once :meth:`run` is consuming; cleared when it returns.
+        self.ready = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.id} queue={self.queue_name!r} tasks={sorted(self._tasks)}>"
+
+    # -- registering ---------------------------------------------------------------
+
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        max_tries: int = 3,
+        timeout: timedelta | float | None = None,
+        ttl: timedelta | float | None = DEFAULT_TTL,
+        unique: bool = False,
+    ) -> TaskDecorator[Deps]:
+        """Register an ``async def`` or plain ``def`` task (a sync one runs in a thread).
+
+        :param name: registered name; default the function's ``__name__``.
+        :param max_tries: deliveries allowed, retries and crash recoveries included.
+        :param timeout: cancel the task after this long (``None``: never).
+        :param ttl: keep the outcome this long (``None``: forever; ``0``: not stored,
+            but waiters still receive it).
+        :param unique: one live instance per task name and arguments.
+        """
+        return TaskDecorator(self, name, TaskOptions.build(max_tries, timeout, ttl, unique))
+
+    def _register(self, task: Task[Any, Any]) -> None:
+        if task.name in self._tasks:
+            raise ConfigurationError(f"a task named {task.name!r} is already registered")
+        self._tasks[task.name] = task
+
+    @property
+    def tasks(self) -> Mapping[str, Task[Any, Any]]:
+        """The registered tasks by name (read-only)."""
+        return MappingProxyType(self._tasks)
+
+    # -- as a client ---------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.client.__aexit__(exc_type, exc, tb)
+
+    @property
+    def redis(self) -> Redis:
+        """The redis-py client (while connected)."""
+        return self.client.redis
+
+    async def enqueue_many(self, handles: Iterable[TaskResult[T]]) -> list[TaskResult[T]]:
+        """Send many task calls in one round trip; see :meth:`Client.enqueue_many`."""
+        return await self.client.enqueue_many(handles)
+
+    @property
+    def deps(self) -> Deps:
+        """What ``worker_lifespan`` yielded, while the worker runs.
+
+        :raises RelayqError: the worker is not running.
+        """
+        if not self._has_deps:
+            raise RelayqError("worker dependencies exist only while the worker runs")
+        return self._deps  # type: ignore[no-any-return]
+
+    # -- running -------------------------------------------------------------------
+
+    async def run(self, *, burst: bool = False, handle_signals: bool = True) -> None:
+        """Consume tasks until :meth:`stop`, SIGTERM or SIGINT (or, with ``burst``,
+        until no task is queued, running or due).
+
+        On stop it fetches nothing more, hands prefetched tasks back at once, lets
+        running tasks finish within ``grace_period``, then cancels and hands back
+        the rest. A second signal cancels running tasks immediately.
+
+        :param handle_signals: install SIGTERM/SIGINT handlers (main thread only).
+        """
+        if self._consumer is not None:
+            raise RelayqError(f"{self!r} is already running")
+        if not self._tasks:
+            logger.warning("worker %s has no registered tasks", self.id)
+        self._stop_requested = False
+        loop = asyncio.get_running_loop()
+        signals = self._install_signals(loop) if handle_signals else ()
+        threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"relayq-{self.id}")
+        try:
+            async with self, self._lifespan() as deps:
+                consumer = self._consumer = Consumer(
+                    redis=self.redis,
+                    keys=self.client.keys,
+                    consumer=self.id,
+                    executor=Executor(
+                        tasks=self._tasks,
+                        deps=deps,
+                        redis=self.redis,
+                        worker_id=self.id,
+                        queue_name=self.queue_name,
+                        serializer=self.client.serializer,
+                        deserializer=self.client.deserializer,
+                        task_lifespan=self._task_lifespan,
+                        threads=threads,
+                    ),
+                    concurrency=self.concurrency,
+                    fetch_limit=self.queue_fetch_limit,
+                    lease=self.lease,
+                    grace_s=self.grace_period,
+                    burst=burst,
+                )
+                health = HealthReporter(self, consumer, self.health_check_interval)
+                if self._stop_requested:
+                    consumer.stop()
+                logger.info(
+                    "worker %s consuming %r (concurrency %d, tasks: %s)",
+                    self.id,
+                    self.queue_name,
+                    self.concurrency,
+                    ", ".join(sorted(self._tasks)) or "none",
+                )
+                async with health:
+                    await consumer.run(self.ready.set)
+                logger.info(
+                    "worker %s stopped: %d done, %d failed, %d retried",
+                    self.id,
+                    consumer.stats.done,
+                    consumer.stats.failed,
+                    consumer.stats.retried,
+                )
+        finally:
+            self._consumer = None
+            self.ready.clear()
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            threads.shutdown(wait=False, cancel_futures=True)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Run the worker in this event loop for the duration of the block.
+
+        Inside the block it is consuming (and connected, so tasks can be enqueued);
+        on exit it stops cleanly. For tests, notebooks and embedding.
+        """
+        runner = asyncio.get_running_loop().create_task(self.run(handle_signals=False))
+        ready = asyncio.get_running_loop().create_task(self.ready.wait())
+        await asyncio.wait((runner, ready), return_when=asyncio.FIRST_COMPLETED)
+        if runner.done():
+            ready.cancel()
+            runner.result()  # raises what prevented the start
+            raise RelayqError("worker stopped before it became ready")
+        try:
+            async with self.client:
+                yield self
+        finally:
+            self.stop()
+            await runner
+
+    def stop(self) -> None:
+        """Ask a running worker to shut down gracefully (safe to call from a task)."""
+        self._stop_requested = True
+        if self._consumer is not None:
+            self._consumer.stop()
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> tuple[int, ...]:
+        signals = (signal.SIGTERM, signal.SIGINT)
+
+        def on_signal(sig: int) -> None:
+            if self._stop_requested and self._consumer is not None:
+                logger.warning("second %s: cancelling running tasks now", signal.Signals(sig).name)
+                self._consumer.force()
+                return
+            logger.info("%s: shutting down gracefully", signal.Signals(sig).name)
+            self.stop()
+
+        try:
+            for sig in signals:
+                loop.add_signal_handler(sig, on_signal, sig)
+        except (ValueError, RuntimeError, NotImplementedError):
+            return ()  # not the main thread, or no signal support on this loop
+        return signals
+
+    @asynccontextmanager
+    async def _lifespan(self) -> AsyncIterator[Any]:
+        if self._worker_lifespan is None:
+            self._deps, self._has_deps = None, True
+            try:
+                yield None
+            finally:
+                self._has_deps = False
+            return
+        async with self._worker_lifespan(self) as deps:
+            self._deps, self._has_deps = deps, True
+            try:
+                yield deps
+            finally:
+                self._deps, self._has_deps = None, False
+
+    async def _run_locally(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if self._has_deps:
+            return await self._call_local(task, self._deps, args, kwargs)
+        async with self._lifespan() as deps:
+            return await self._call_local(task, deps, args, kwargs)
+
+    async def _call_local(
+        self, task: Task[Any, Any], deps: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        own_redis = None if self.client.connected else connect(self.client.redis_url)
+        ctx: WrappedContext[Any] = WrappedContext(
+            deps,
+            new_task_id(),
+            1,
+            self.id,
+            task.name,
+            from_ms(now_ms()),
+            self.queue_name,
+            own_redis or self.client.redis,
+        )
+        try:
+            if task.is_async:
+                return await task.fn(ctx, *args, **kwargs)
+            call = functools.partial(contextvars.copy_context().run, task.fn, ctx, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(None, call)
+        finally:
+            if own_redis is not None:
+                await own_redis.aclose()
