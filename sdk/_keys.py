@@ -12,7 +12,10 @@ script only ever touches one slot::
                                  workers blocked on the streams wake up to take it in time
     relayq:{q}:result:<id>       string, the encoded outcome, with the task's result TTL
     relayq:{q}:done:<id>         pub/sub channel the outcome is published on
-    relayq:{q}:dead              stream of dead-lettered entries (undecodable input)
+    relayq:{q}:aborting          hash  task id -> 1 while an abort of a running task is pending
+    relayq:{q}:crons             hash  cron job name -> last tick (ms) enqueued for it
+    relayq:{q}:dead              stream of dead-lettered entries (bad input), capped
+    relayq:{q}:control           pub/sub channel workers listen on (abort requests)
     relayq:{q}:worker:<wid>      string, a worker's last health record (expires)
 
 Task ids are chosen by relayq (hex) or by the caller (idempotency keys), so the
@@ -45,7 +48,10 @@ class Keys:
     running: str = field(init=False)
     delayed: str = field(init=False)
     wake: str = field(init=False)
+    aborting: str = field(init=False)
+    crons: str = field(init=False)
     dead: str = field(init=False)
+    control: str = field(init=False)
     workers_pattern: str = field(init=False)
     _result_prefix: str = field(init=False, repr=False)
     _channel_prefix: str = field(init=False, repr=False)
@@ -65,7 +71,10 @@ class Keys:
             ("running", base + "running"),
             ("delayed", base + "delayed"),
             ("wake", base + "wake"),
+            ("aborting", base + "aborting"),
+            ("crons", base + "crons"),
             ("dead", base + "dead"),
+            ("control", base + "control"),
             ("workers_pattern", base + "worker:*"),
             ("_result_prefix", base + "result:"),
             ("_channel_prefix", base + "done:"),

@@ -115,13 +115,14 @@ class Script:
         await command(redis, "SCRIPT", "LOAD", self.source)
 
 
+ABORT: Final = Script("abort")
 ENQUEUE: Final = Script("enqueue")
 FETCH: Final = Script("fetch")
 FINISH: Final = Script("finish")
 RENEW: Final = Script("renew")
 RELEASE: Final = Script("release")
 STATUS: Final = Script("status")
-ALL_SCRIPTS: Final = (ENQUEUE, FETCH, FINISH, RENEW, RELEASE, STATUS)
+ALL_SCRIPTS: Final = (ABORT, ENQUEUE, FETCH, FINISH, RENEW, RELEASE, STATUS)
 
 
 async def load_scripts(redis: Redis) -> None:

@@ -5,14 +5,15 @@
 --   3. read new entries through the consumer group;
 --   4. for every entry, load its payload and count the delivery as a try.  The
 --      try number is the fencing token that finish.lua checks.  An entry whose
---      task is gone (aborted) is acknowledged and dropped.
+--      task is gone (aborted while queued) is acknowledged and dropped; a task
+--      with an abort pending (its worker died while it was aborted) is flagged.
 --
 -- KEYS[1] tasks   KEYS[2] tries   KEYS[3] running   KEYS[4] delayed   KEYS[5] stream
--- KEYS[6] wake stream
+-- KEYS[6] wake stream   KEYS[7] aborting
 -- ARGV[1] group   ARGV[2] consumer   ARGV[3] count   ARGV[4] now_ms
 -- ARGV[5] move_limit   ARGV[6] reclaim_ms (0 = do not reclaim)   ARGV[7] reclaim_count
 -- Returns {entries, next_due_ms, last_entry_id, last_wake_id}
---   entries: flat array of (entry_id, task_id, payload, tries) quadruples
+--   entries: flat array of (entry_id, task_id, payload, tries, abort_pending) quintuples
 --   next_due_ms: due time of the earliest delayed task, or -1
 --   last_entry_id, last_wake_id: when nothing was taken, the ids after which a
 --     blocking XREAD on the stream and the wake stream waits for something new
@@ -43,6 +44,7 @@ local function take(entry_id, fields)
     out[#out + 1] = id
     out[#out + 1] = payload
     out[#out + 1] = n
+    out[#out + 1] = redis.call('HEXISTS', KEYS[7], id)
     taken = taken + 1
 end
 

@@ -2,18 +2,24 @@
 -- entries, and report the ones it no longer owns (reclaimed by another worker
 -- after a stall) so it can stop treating them as its own.  Ownership is checked
 -- entry by entry: a blind XCLAIM would steal a task back from its new holder.
+-- Also reports which held tasks have an abort pending, in case the worker
+-- missed the message on the control channel (e.g. during a reconnect).
 --
--- KEYS[1] stream
--- ARGV[1] group   ARGV[2] consumer   ARGV[3..] entry ids
--- Returns the entry ids that are no longer ours.
+-- KEYS[1] stream   KEYS[2] aborting
+-- ARGV[1] group   ARGV[2] consumer, then pairs: entry_id, task_id
+-- Returns {lost entry ids, task ids with an abort pending}
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
-local mine, lost = {}, {}
-for i = 3, #ARGV do
-    local p = redis.call('XPENDING', stream, group, ARGV[i], ARGV[i], 1, consumer)
+local mine, lost, aborting = {}, {}, {}
+for i = 3, #ARGV, 2 do
+    local entry_id = ARGV[i]
+    local p = redis.call('XPENDING', stream, group, entry_id, entry_id, 1, consumer)
     if p[1] then
-        mine[#mine + 1] = ARGV[i]
+        mine[#mine + 1] = entry_id
+        if redis.call('HEXISTS', KEYS[2], ARGV[i + 1]) == 1 then
+            aborting[#aborting + 1] = ARGV[i + 1]
+        end
     else
-        lost[#lost + 1] = ARGV[i]
+        lost[#lost + 1] = entry_id
     end
 end
 if #mine > 0 then
@@ -25,4 +31,4 @@ if #mine > 0 then
     args[#args + 1] = 'JUSTID'
     redis.call(unpack(args))
 end
-return lost
+return {lost, aborting}

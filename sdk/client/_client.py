@@ -13,9 +13,24 @@ from typing_extensions import ParamSpec, Self
 from .. import _codec
 from .._keys import Keys
 from .._models import TaskInfo, TaskOutcome, TaskStatus
-from .._redis import ENQUEUE, STATUS, connect, load_scripts, resolve_url, translate_errors
-from .._wire import decode_header, decode_outcome, encode_task, from_ms, now_ms
-from ..errors import ConfigurationError, NotConnected, PayloadTooLarge, RedisUnavailable
+from .._redis import ABORT, ENQUEUE, STATUS, connect, load_scripts, resolve_url, translate_errors
+from .._wire import (
+    KIND_ABORTED,
+    decode_header,
+    decode_outcome,
+    encode_failure,
+    encode_task,
+    from_ms,
+    now_ms,
+)
+from ..errors import (
+    ConfigurationError,
+    NotConnected,
+    PayloadTooLarge,
+    RedisUnavailable,
+    ResultTimeout,
+    TaskAborted,
+)
 from ._listener import ResultListener
 from ._result import TaskResult
 from ._taskref import TaskRef, new_task_id
@@ -32,6 +47,10 @@ DEFAULT_MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 # Tasks per EVALSHA in a batch: large enough to amortise the call, small enough
 # that one script does not block Redis for long.
 _BATCH_CHUNK: Final = 1000
+
+# how long the outcome of a task aborted before it ran is kept (the client does
+# not know the task's own ttl; that is the worker's configuration)
+_ABORT_TTL_MS: Final = 5 * 60 * 1000
 
 _STATES: Final = {
     b"done": TaskStatus.DONE,
@@ -141,6 +160,13 @@ class Client:
     def connected(self) -> bool:
         """Whether ``async with`` has connected this client."""
         return self._redis is not None
+
+    @property
+    def listener(self) -> ResultListener:
+        """The process' shared pub/sub listener (only while connected)."""
+        if self._listener is None:
+            raise NotConnected(f"{self!r} is not connected; use `async with client:`")
+        return self._listener
 
     @property
     def redis(self) -> Redis:
@@ -265,9 +291,7 @@ class Client:
     # -- outcomes and status -----------------------------------------------------------
 
     async def _wait(self, handle: TaskResult[T], timeout: float | None) -> TaskOutcome[T]:
-        listener = self._listener
-        if listener is None:
-            raise NotConnected(f"{self!r} is not connected; use `async with client:`")
+        listener = self.listener
 
         async def send() -> None:
             await self._send(handle)
@@ -279,6 +303,41 @@ class Client:
             timeout,
         )
         return decode_outcome(self.deserializer, handle.id, raw)
+
+    async def _abort(self, handle: TaskResult[Any], timeout: float | None) -> bool:
+        k, task_id = self.keys, handle.id
+        with translate_errors():
+            payload = await self.redis.hget(k.tasks, task_id)
+        if payload is None:
+            return False  # finished or unknown: nothing to do, and nothing is written
+        fn_name, enqueue_ms = decode_header(payload if isinstance(payload, bytes) else b"")
+        at = now_ms()
+        outcome = encode_failure(
+            KIND_ABORTED,
+            "TaskAborted",
+            "aborted on request",
+            "",
+            0,
+            enqueue_ms,
+            at,
+            at,
+            "",
+            fn_name,
+        )
+        with translate_errors():
+            state = await ABORT(
+                self.redis,
+                (k.tasks, k.tries, k.running, k.delayed, k.aborting, k.result(task_id)),
+                (task_id, outcome, _ABORT_TTL_MS, k.channel(task_id), k.control),
+            )
+        if state != 2:
+            return bool(state)
+        # running: its worker cancels it and stores the aborted outcome
+        try:
+            result = await self._wait(handle, timeout)
+        except ResultTimeout:
+            return False
+        return isinstance(result.error, TaskAborted)
 
     async def _status(self, task_id: str) -> tuple[TaskStatus, TaskInfo | None]:
         k = self.keys

@@ -71,12 +71,17 @@ class _Waiter:
 class _Channel:
     """Subscription state of one channel: who waits, and what Redis knows."""
 
-    __slots__ = ("state", "waiters")
+    __slots__ = ("callbacks", "state", "waiters")
 
     # state: "new" (to subscribe), "subscribing" (sent), "active", "unsubscribing" (sent)
     def __init__(self) -> None:
         self.state = "new"
         self.waiters: list[_Waiter] = []
+        self.callbacks: list[Callable[[bytes], None]] = []
+
+    @property
+    def wanted(self) -> bool:
+        return bool(self.waiters or self.callbacks)
 
 
 class ResultListener:
@@ -188,6 +193,24 @@ class ResultListener:
                 timer.cancel()
             self._unwatch(channel, entry, waiter)
 
+    def listen(self, channel: str, callback: Callable[[bytes], None]) -> Callable[[], None]:
+        """Call ``callback(message)`` for every message on ``channel`` until the
+        returned function is called. Resubscribed after reconnects like waiters.
+        """
+        entry = self._channels.get(channel)
+        if entry is None:
+            entry = self._channels[channel] = _Channel()
+        entry.callbacks.append(callback)
+        if entry.state != "active":
+            self._mark_dirty(channel)
+
+        def stop() -> None:
+            entry.callbacks.remove(callback)
+            if not entry.wanted:
+                self._mark_dirty(channel)
+
+        return stop
+
     def _check(self, result_key: str, waiter: _Waiter) -> None:
         """Queue a read of a stored outcome; reads of one loop iteration share an MGET."""
         self._checks.append((result_key, waiter))
@@ -226,7 +249,7 @@ class ResultListener:
 
     def _unwatch(self, channel: str, entry: _Channel, waiter: _Waiter) -> None:
         entry.waiters.remove(waiter)
-        if not entry.waiters:
+        if not entry.wanted:
             self._mark_dirty(channel)
 
     def _mark_dirty(self, channel: str) -> None:
@@ -264,13 +287,14 @@ class ResultListener:
             entry = self._channels.get(channel)
             if entry is None:
                 continue
-            if entry.waiters and entry.state == "new":
+            wanted = entry.wanted
+            if wanted and entry.state == "new":
                 entry.state = "subscribing"
                 subscribe.append(channel)
-            elif not entry.waiters and entry.state == "active":
+            elif not wanted and entry.state == "active":
                 entry.state = "unsubscribing"
                 unsubscribe.append(channel)
-            elif not entry.waiters and entry.state == "new":
+            elif not wanted and entry.state == "new":
                 del self._channels[channel]
         self._dirty.clear()
         return subscribe, unsubscribe
@@ -330,15 +354,20 @@ class ResultListener:
             for waiter in entry.waiters:
                 waiter.result = data
                 waiter.wake()
+            for callback in list(entry.callbacks):
+                try:
+                    callback(data)
+                except Exception:
+                    logger.exception("pub/sub callback for %s failed", channel)
         elif kind == b"subscribe":
             entry.state = "active"
             for waiter in entry.waiters:
                 waiter.ready = True
                 waiter.wake()
-            if not entry.waiters:
+            if not entry.wanted:
                 self._mark_dirty(channel)
         elif kind == b"unsubscribe" and entry.state == "unsubscribing":
-            if entry.waiters:
+            if entry.wanted:
                 entry.state = "new"
                 self._mark_dirty(channel)
             else:

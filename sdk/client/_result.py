@@ -143,6 +143,17 @@ class TaskResult(Generic[T]):
         """
         return (await self.outcome(timeout)).unwrap()
 
+    async def abort(self, timeout: float | timedelta | None = 5.0) -> bool:
+        """Abort the task if it has not finished; ``True`` if it was aborted.
+
+        A queued or scheduled task is removed at once. A running one is cancelled
+        by its worker (a sync task's thread runs on, but its result is discarded),
+        and this waits up to ``timeout`` for that to be confirmed. Waiters receive
+        :class:`~sdk.errors.TaskAborted`. A finished or unknown task is left as it is
+        (``False``), and nothing is written to Redis for it.
+        """
+        return await self._client._abort(self, seconds(timeout, "timeout"))
+
     async def status(self) -> TaskStatus:
         """Where the task is now (``NOT_FOUND`` before it was sent)."""
         return (await self._client._status(self.id))[0]

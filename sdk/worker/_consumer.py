@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from .. import _wire
 from .._keys import GROUP, Keys
 from .._redis import FETCH, RELEASE, RENEW, command, is_unavailable
+from ..client._listener import ResultListener
 from ._executor import ACTION_RETRY, Executor, Settlement
 from ._settler import Settler
 
@@ -46,9 +47,21 @@ _BACKOFF_MAX_S: Final = 5.0
 class Delivery:
     """One delivery of one task to this worker (one try)."""
 
-    __slots__ = ("entry_id", "enqueue_ms", "fn_name", "lost", "payload", "task", "task_id", "tries")
+    __slots__ = (
+        "aborted",
+        "entry_id",
+        "enqueue_ms",
+        "fn_name",
+        "lost",
+        "payload",
+        "task",
+        "task_id",
+        "tries",
+    )
 
-    def __init__(self, entry_id: bytes, task_id: str, payload: bytes, tries: int) -> None:
+    def __init__(
+        self, entry_id: bytes, task_id: str, payload: bytes, tries: int, aborted: bool
+    ) -> None:
         self.entry_id = entry_id
         self.task_id = task_id
         self.payload = payload
@@ -56,6 +69,7 @@ class Delivery:
         self.fn_name = "?"
         self.enqueue_ms = 0
         self.lost = False  # our lease lapsed and another worker took the task over
+        self.aborted = aborted  # handle.abort() asked for it while it was running
         self.task: asyncio.Task[None] | None = None
 
 
@@ -91,6 +105,7 @@ class Consumer:
         *,
         redis: Redis,
         keys: Keys,
+        listener: ResultListener,
         consumer: str,
         executor: Executor,
         concurrency: int,
@@ -101,6 +116,7 @@ class Consumer:
     ) -> None:
         self._redis = redis
         self._keys = keys
+        self._listener = listener
         self._consumer = consumer
         self._executor = executor
         self._concurrency = concurrency
@@ -141,6 +157,7 @@ class Consumer:
         """Consume until :meth:`stop` (or, in burst mode, until the queue is drained)."""
         await self.ensure_group()
         renewer = asyncio.get_running_loop().create_task(self._renew_forever())
+        unlisten = self._listener.listen(self._keys.control, self._on_control)
         on_ready()
         try:
             await self._fetch_forever()
@@ -149,6 +166,7 @@ class Consumer:
             try:
                 await self._shutdown()
             finally:
+                unlisten()
                 renewer.cancel()
                 await asyncio.gather(renewer, return_exceptions=True)
 
@@ -166,7 +184,7 @@ class Consumer:
 
     async def _fetch_forever(self) -> None:
         k = self._keys
-        keys = (k.tasks, k.tries, k.running, k.delayed, k.stream, k.wake)
+        keys = (k.tasks, k.tries, k.running, k.delayed, k.stream, k.wake, k.aborting)
         next_reclaim = 0.0
         backoff = _BACKOFF_MIN_S
         outage = False
@@ -220,11 +238,26 @@ class Consumer:
         return True
 
     def _take(self, entries: list[Any]) -> None:
-        for i in range(0, len(entries), 4):
-            d = Delivery(entries[i], entries[i + 1].decode(), entries[i + 2], entries[i + 3])
+        for i in range(0, len(entries), 5):
+            d = Delivery(
+                entries[i], entries[i + 1].decode(), entries[i + 2], entries[i + 3], entries[i + 4]
+            )
             self.held[d.entry_id] = d
             self._ready.append(d)
         self._dispatch()
+
+    def _on_control(self, message: bytes) -> None:
+        # the only control message so far: the id of a task to abort
+        self.abort(message.decode())
+
+    def abort(self, task_id: str) -> None:
+        """Abort a held task: cancel it if running, settle it as aborted if not started."""
+        for d in self.held.values():
+            if d.task_id == task_id and not d.aborted:
+                d.aborted = True
+                if d.task is not None and not d.task.done():
+                    d.task.cancel()
+                return
 
     async def _wait_for_work(
         self, last_id: bytes, last_wake: bytes, next_due: int, next_reclaim: float
@@ -271,6 +304,9 @@ class Consumer:
             if d.lost:
                 self.held.pop(d.entry_id, None)
                 continue
+            if d.aborted:
+                self._settle(self._executor.aborted(d, 0))
+                continue
             self._running += 1
             d.task = loop.create_task(self._execute(d))
 
@@ -278,9 +314,13 @@ class Consumer:
         try:
             settlement = await self._executor.execute(d)
         except asyncio.CancelledError:
-            # cancelled at shutdown after the grace period: handed back by _shutdown
             self._running -= 1
-            raise
+            if not d.aborted:
+                raise  # cancelled at shutdown after the grace period: handed back by _shutdown
+            settlement = self._executor.aborted(d, 0)
+            self._settle(settlement)
+            self._dispatch()
+            return
         self._running -= 1
         self._settle(settlement)
         self._dispatch()
@@ -305,24 +345,28 @@ class Consumer:
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self._lease.renew_s)
-            entry_ids = list(self.held)
-            for lo in range(0, len(entry_ids), _RENEW_CHUNK):
-                chunk = entry_ids[lo : lo + _RENEW_CHUNK]
+            held = list(self.held.values())
+            for lo in range(0, len(held), _RENEW_CHUNK):
+                argv: list[Any] = [GROUP, self._consumer]
+                for d in held[lo : lo + _RENEW_CHUNK]:
+                    argv += (d.entry_id, d.task_id)
                 try:
-                    lost = await RENEW(
-                        self._redis, (self._keys.stream,), (GROUP, self._consumer, *chunk)
+                    lost, aborting = await RENEW(
+                        self._redis, (self._keys.stream, self._keys.aborting), argv
                     )
                 except Exception as exc:
                     logger.warning("cannot renew leases (%s); will retry", exc)
                     break
+                for task_id in aborting:
+                    self.abort(task_id.decode())
                 for entry_id in lost:
-                    d = self.held.get(entry_id)
-                    if d is not None and not d.lost:
-                        d.lost = True
+                    gone = self.held.get(entry_id)
+                    if gone is not None and not gone.lost:
+                        gone.lost = True
                         logger.warning(
                             "lease on task %s[%s] lapsed and another worker took it over",
-                            d.fn_name,
-                            d.task_id,
+                            gone.fn_name,
+                            gone.task_id,
                         )
 
     # -- shutdown ------------------------------------------------------------------

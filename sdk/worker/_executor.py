@@ -35,6 +35,7 @@ __all__ = ["Executor", "Settlement"]
 logger = logging.getLogger("relayq.worker")
 
 ACTION_DONE: Final = "d"
+ACTION_DEAD: Final = "x"
 ACTION_RETRY: Final = "r"
 _DEFAULT_TTL_MS: Final = int(DEFAULT_TTL.total_seconds() * 1000)
 
@@ -46,6 +47,7 @@ class Settlement:
     :ivar data: the encoded outcome, or the retry's due time in ms (``0`` = now).
     :ivar ttl_ms: how long to store the outcome (``-1`` forever, ``0`` not at all).
     :ivar success: whether the outcome is a success (for the worker's counters).
+    :ivar reason: for bad input, why; the task is then also dead-lettered.
     """
 
     delivery: Delivery
@@ -53,6 +55,7 @@ class Settlement:
     data: bytes | int
     ttl_ms: int
     success: bool = False
+    reason: str = ""
 
 
 class _Failure(Exception):
@@ -115,10 +118,7 @@ class Executor:
         try:
             task, decoded = self._resolve(delivery)
         except _Failure as failure:
-            logger.error("task %s rejected: %s", delivery.task_id, failure.message)
-            return self._failure(
-                delivery, _wire.KIND_FAILED, failure.exc_type, failure.message, "", start_ms
-            )
+            return self._rejected(delivery, failure, start_ms)
         delivery.fn_name = task.name
         delivery.enqueue_ms = decoded.enqueue_ms
         opts = task.options
@@ -144,9 +144,7 @@ class Executor:
                 delivery, _wire.KIND_TIMED_OUT, "TaskTimedOut", message, "", start_ms
             )
         except _Failure as failure:
-            return self._failure(
-                delivery, _wire.KIND_FAILED, failure.exc_type, failure.message, "", start_ms
-            )
+            return self._rejected(delivery, failure, start_ms)
         except Exception as exc:
             tb = traceback.format_exc()
             return self._failure(
@@ -165,9 +163,7 @@ class Executor:
                 task.name,
             )
         except SerializationError as exc:
-            return self._failure(
-                delivery, _wire.KIND_FAILED, "SerializationError", str(exc), "", start_ms
-            )
+            return self._rejected(delivery, _Failure("SerializationError", str(exc)), start_ms)
         _log(delivery, "ok", start_ms, finish_ms)
         return Settlement(delivery, ACTION_DONE, outcome, opts.ttl_ms, True)
 
@@ -250,6 +246,21 @@ class Executor:
             task.options.max_tries,
         )
         return Settlement(delivery, ACTION_RETRY, due_ms, 0)
+
+    def aborted(self, delivery: Delivery, start_ms: int) -> Settlement:
+        """The settlement of a delivery aborted by ``handle.abort()``."""
+        return self._failure(
+            delivery, _wire.KIND_ABORTED, "TaskAborted", "aborted on request", "", start_ms
+        )
+
+    def _rejected(self, delivery: Delivery, failure: _Failure, start_ms: int) -> Settlement:
+        """Bad input: fail the task and dead-letter its entry with the reason."""
+        settlement = self._failure(
+            delivery, _wire.KIND_FAILED, failure.exc_type, failure.message, "", start_ms
+        )
+        settlement.action = ACTION_DEAD
+        settlement.reason = f"{failure.exc_type}: {failure.message}"
+        return settlement
 
     def _failure(
         self,

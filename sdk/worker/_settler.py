@@ -30,6 +30,8 @@ __all__ = ["Settler"]
 logger = logging.getLogger("relayq.worker")
 
 _MAX_BATCH: Final = 500
+#: Entries kept in the dead-letter stream (approximately; oldest are trimmed).
+DEAD_LETTER_CAP: Final = 10_000
 _BACKOFF_MIN_S: Final = 0.05
 _BACKOFF_MAX_S: Final = 5.0
 
@@ -102,12 +104,12 @@ class Settler:
 
     async def _write(self, batch: list[Settlement]) -> list[int]:
         k = self._keys
-        keys = [k.tasks, k.tries, k.running, k.delayed, k.stream, k.wake]
-        argv: list[Any] = [GROUP, len(batch)]
+        keys = [k.tasks, k.tries, k.running, k.delayed, k.stream, k.wake, k.aborting, k.dead]
+        argv: list[Any] = [GROUP, len(batch), DEAD_LETTER_CAP]
         for s in batch:
             d = s.delivery
             keys.append(k.result(d.task_id))
             argv += (d.entry_id, d.task_id, d.tries, s.action, s.data, s.ttl_ms)
-            argv.append(k.channel(d.task_id))
+            argv += (k.channel(d.task_id), s.reason)
         result: list[int] = await FINISH(self._redis, keys, argv)
         return result

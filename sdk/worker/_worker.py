@@ -266,6 +266,7 @@ class Worker(Generic[Deps]):
                 consumer = self._consumer = Consumer(
                     redis=self.redis,
                     keys=self.client.keys,
+                    listener=self.client.listener,
                     consumer=self.id,
                     executor=Executor(
                         tasks=self._tasks,
