@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 DEFAULT_REDIS_URL: Final = "redis://localhost:6379"
+#: Read timeout of every relayq connection (seconds).
+SOCKET_TIMEOUT_S: Final = 30.0
 
 # redis-py raises these for a broken or unreachable server; everything else that
 # derives from RedisError is the server refusing one command.
@@ -55,8 +57,10 @@ def connect(redis_url: str | None) -> Redis:
         # result listener reads off its own connection) keep one shape
         protocol=2,
         socket_keepalive=True,
-        # a half-open TCP connection must not hang a worker forever
+        # a half-open TCP connection must not hang a worker forever; blocking reads
+        # (XREAD BLOCK) stay well below this
         socket_connect_timeout=10,
+        socket_timeout=SOCKET_TIMEOUT_S,
     )
 
 
@@ -120,9 +124,10 @@ ENQUEUE: Final = Script("enqueue")
 FETCH: Final = Script("fetch")
 FINISH: Final = Script("finish")
 RENEW: Final = Script("renew")
+RESCHEDULE: Final = Script("reschedule")
 RELEASE: Final = Script("release")
 STATUS: Final = Script("status")
-ALL_SCRIPTS: Final = (ABORT, ENQUEUE, FETCH, FINISH, RENEW, RELEASE, STATUS)
+ALL_SCRIPTS: Final = (ABORT, ENQUEUE, FETCH, FINISH, RENEW, RELEASE, RESCHEDULE, STATUS)
 
 
 async def load_scripts(redis: Redis) -> None:

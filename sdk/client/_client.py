@@ -13,7 +13,16 @@ from typing_extensions import ParamSpec, Self
 from .. import _codec
 from .._keys import Keys
 from .._models import TaskInfo, TaskOutcome, TaskStatus
-from .._redis import ABORT, ENQUEUE, STATUS, connect, load_scripts, resolve_url, translate_errors
+from .._redis import (
+    ABORT,
+    ENQUEUE,
+    RESCHEDULE,
+    STATUS,
+    connect,
+    load_scripts,
+    resolve_url,
+    translate_errors,
+)
 from .._wire import (
     KIND_ABORTED,
     decode_header,
@@ -183,7 +192,7 @@ class Client:
     # -- declaring and building calls ----------------------------------------------
 
     def stub(
-        self, *, name: str | None = None
+        self, *, name: str | None = None, unique: bool = False
     ) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], TaskRef[P, R]]:
         """Declare a task this service calls but does not implement.
 
@@ -191,10 +200,12 @@ class Client:
         ``ctx`` parameter); its body never runs.
 
         :param name: the task's registered name; default the function's ``__name__``.
+        :param unique: match the worker's ``unique=True`` (one live instance per
+            arguments); it decides the task id, so it must be declared here too.
         """
 
         def decorate(fn: Callable[P, Coroutine[Any, Any, R]]) -> TaskRef[P, R]:
-            return TaskRef(self, name or fn.__name__)
+            return TaskRef(self, name or fn.__name__, unique=unique)
 
         return decorate
 
@@ -338,6 +349,33 @@ class Client:
         except ResultTimeout:
             return False
         return isinstance(result.error, TaskAborted)
+
+    async def _reschedule(self, handle: TaskResult[Any], due_ms: int) -> bool:
+        k, task_id = self.keys, handle.id
+        at = now_ms()
+        outcome = encode_failure(
+            KIND_ABORTED,
+            "TaskAborted",
+            "unscheduled on request",
+            "",
+            0,
+            at,
+            at,
+            at,
+            "",
+            handle.fn_name,
+        )
+        with translate_errors():
+            done = await RESCHEDULE(
+                self.redis,
+                (k.delayed, k.wake, k.tasks, k.tries, k.result(task_id)),
+                (task_id, due_ms, outcome, _ABORT_TTL_MS, k.channel(task_id)),
+            )
+        return bool(done)
+
+    def handle(self, task_id: str, fn_name: str = "?") -> TaskResult[Any]:
+        """An untyped handle on a task sent earlier, by id (``TaskRef.handle`` is typed)."""
+        return TaskResult.existing(self, fn_name, task_id)
 
     async def _status(self, task_id: str) -> tuple[TaskStatus, TaskInfo | None]:
         k = self.keys

@@ -37,6 +37,9 @@ logger = logging.getLogger("relayq.client")
 _BACKOFF_MIN_S = 0.05
 _BACKOFF_MAX_S = 5.0
 _MGET_CHUNK = 1000
+# an idle pub/sub connection gets a PING this often, so a dead one is noticed
+# within the connection's read timeout instead of never
+_PING_EVERY_S = 10.0
 
 
 class _Waiter:
@@ -312,8 +315,12 @@ class ResultListener:
                     logger.warning("result listener reconnected to Redis")
                     outage = False
                 delay = _BACKOFF_MIN_S
-                while True:
-                    self._dispatch(await conn.read_response(disconnect_on_error=True))
+                pinger = asyncio.get_running_loop().create_task(self._ping_forever(conn))
+                try:
+                    while True:
+                        self._dispatch(await conn.read_response(disconnect_on_error=True))
+                finally:
+                    pinger.cancel()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -325,6 +332,14 @@ class ResultListener:
                 self._on_disconnected()
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, _BACKOFF_MAX_S)
+
+    async def _ping_forever(self, conn: Connection) -> None:
+        while True:
+            await asyncio.sleep(_PING_EVERY_S)
+            try:
+                await conn.send_command("PING")
+            except Exception:
+                return  # the reader sees the broken connection and reconnects
 
     def _on_connected(self) -> None:
         for channel, entry in self._channels.items():
@@ -345,6 +360,8 @@ class ResultListener:
                 waiter.ready = waiter.checked = False
 
     def _dispatch(self, reply: Any) -> None:
+        if reply[0] == b"pong":
+            return
         kind, raw_channel, data = reply[0], reply[1], reply[2]
         channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
         entry = self._channels.get(channel)

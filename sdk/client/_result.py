@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._models import TaskInfo, TaskOutcome, TaskStatus
+from .._wire import now_ms
 from ..errors import ConfigurationError, RelayqError
 
 if TYPE_CHECKING:
@@ -25,6 +26,20 @@ def seconds(value: float | timedelta | None, what: str) -> float | None:
     if value is not None and value < 0:
         raise ConfigurationError(f"{what} must be >= 0, got {value!r}")
     return value
+
+
+def _due_ms(delay: float | timedelta | None, schedule: datetime | None) -> int:
+    """Due time in epoch ms for ``delay=`` / ``schedule=`` (``0``: ready now)."""
+    if delay is not None and schedule is not None:
+        raise ConfigurationError("pass either delay= or schedule=, not both")
+    if schedule is not None:
+        if schedule.tzinfo is None:
+            raise ConfigurationError(
+                "schedule= must be an aware datetime (e.g. datetime.now(timezone.utc))"
+            )
+        return max(1, int(schedule.timestamp() * 1000))
+    delay_s = seconds(delay, "delay")
+    return now_ms() + int(delay_s * 1000) if delay_s else 0
 
 
 class TaskResult(Generic[T]):
@@ -56,6 +71,13 @@ class TaskResult(Generic[T]):
         self._due_ms = 0
         self._sent = False
 
+    @classmethod
+    def existing(cls, client: Client, fn_name: str, task_id: str) -> TaskResult[T]:
+        """A handle on a task that was sent elsewhere (it is never sent again)."""
+        handle: TaskResult[T] = cls(client, fn_name, (), {}, task_id)
+        handle._sent = True
+        return handle
+
     def __repr__(self) -> str:
         state = "sent" if self._sent else "not sent"
         return f"<TaskResult {self.fn_name}[{self.id}] {state}>"
@@ -86,24 +108,11 @@ class TaskResult(Generic[T]):
         """Apply start options; shared by :meth:`start` and ``enqueue_many``."""
         if self._sent:
             raise RelayqError(f"task {self.fn_name!r} ({self.id}) was already sent")
-        if delay is not None and schedule is not None:
-            raise ConfigurationError("pass either delay= or schedule=, not both")
         if key is not None:
             if not isinstance(key, str) or not key:
                 raise ConfigurationError(f"key= must be a non-empty string, got {key!r}")
             self.id = key
-        if schedule is not None:
-            if schedule.tzinfo is None:
-                raise ConfigurationError(
-                    "schedule= must be an aware datetime (e.g. datetime.now(timezone.utc))"
-                )
-            self._due_ms = max(1, int(schedule.timestamp() * 1000))
-        elif delay is not None:
-            from .._wire import now_ms
-
-            delay_s = seconds(delay, "delay")
-            if delay_s:
-                self._due_ms = now_ms() + int(delay_s * 1000)
+        self._due_ms = _due_ms(delay, schedule)
 
     async def start(
         self,
@@ -153,6 +162,22 @@ class TaskResult(Generic[T]):
         (``False``), and nothing is written to Redis for it.
         """
         return await self._client._abort(self, seconds(timeout, "timeout"))
+
+    async def reschedule(
+        self, *, delay: float | timedelta | None = None, schedule: datetime | None = None
+    ) -> bool:
+        """Move a scheduled task to a new time; ``False`` if it is not scheduled (any more)."""
+        due = _due_ms(delay, schedule)
+        if due <= 0:
+            raise ConfigurationError("reschedule() needs a delay > 0 or a schedule= time")
+        return await self._client._reschedule(self, due)
+
+    async def unschedule(self) -> bool:
+        """Abort a task that is still scheduled; ``False`` if it is not scheduled (any more).
+
+        Waiters receive :class:`~sdk.errors.TaskAborted`.
+        """
+        return await self._client._reschedule(self, 0)
 
     async def status(self) -> TaskStatus:
         """Where the task is now (``NOT_FOUND`` before it was sent)."""

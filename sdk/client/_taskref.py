@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from typing_extensions import ParamSpec
 
@@ -12,7 +13,7 @@ from ._result import TaskResult
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["TaskRef", "new_task_id"]
+__all__ = ["TaskRef", "new_task_id", "unique_task_id"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -21,6 +22,16 @@ R = TypeVar("R")
 def new_task_id() -> str:
     """A fresh random task id (128 bits, hex)."""
     return os.urandom(16).hex()
+
+
+def unique_task_id(client: Client, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The deterministic id of a ``unique`` task: the same name and arguments give
+    the same id, so enqueueing it while one is live returns the live one.
+    """
+    encoded = client.serializer([list(args), sorted(kwargs.items())])
+    data = encoded.encode() if isinstance(encoded, str) else encoded
+    digest = hashlib.blake2b(name.encode() + b"\0" + data, digest_size=16).hexdigest()
+    return f"u:{name}:{digest}"
 
 
 class TaskRef(Generic[P, R]):
@@ -33,13 +44,15 @@ class TaskRef(Generic[P, R]):
 
     :param client: the client that sends the calls.
     :param name: the registered task name the worker knows it by.
+    :param unique: at most one live instance per name and arguments.
     """
 
-    __slots__ = ("_client", "name")
+    __slots__ = ("_client", "name", "unique")
 
-    def __init__(self, client: Client, name: str) -> None:
+    def __init__(self, client: Client, name: str, *, unique: bool = False) -> None:
         self._client = client
         self.name = name
+        self.unique = unique
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} on queue {self._client.queue_name!r}>"
@@ -49,4 +62,12 @@ class TaskRef(Generic[P, R]):
 
         ``n = await fetch.enqueue(url).result()`` sends it and waits for the value.
         """
-        return TaskResult(self._client, self.name, args, kwargs, new_task_id())
+        if self.unique:
+            task_id = unique_task_id(self._client, self.name, args, kwargs)
+        else:
+            task_id = new_task_id()
+        return TaskResult(self._client, self.name, args, kwargs, task_id)
+
+    def handle(self, task_id: str) -> TaskResult[R]:
+        """A handle on an already-sent call of this task, by id (to wait, abort, ...)."""
+        return TaskResult.existing(self._client, self.name, task_id)

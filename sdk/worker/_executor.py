@@ -139,6 +139,8 @@ class Executor:
         except Retry as retry:
             return self._retry(delivery, task, retry, start_ms)
         except asyncio.TimeoutError:
+            if opts.retry_on_timeout and delivery.tries < opts.max_tries:
+                return self._retry(delivery, task, Retry(), start_ms)
             message = f"exceeded its timeout of {opts.timeout_s} s"
             return self._failure(
                 delivery, _wire.KIND_TIMED_OUT, "TaskTimedOut", message, "", start_ms

@@ -34,12 +34,14 @@ class TaskOptions:
     :ivar timeout_s: seconds before the task is cancelled (``None`` = never).
     :ivar ttl_ms: how long the outcome is stored: ``-1`` forever, ``0`` not at all.
     :ivar unique: one live instance per task name and arguments.
+    :ivar retry_on_timeout: a timeout retries the task (while tries remain).
     """
 
     max_tries: int
     timeout_s: float | None
     ttl_ms: int
     unique: bool
+    retry_on_timeout: bool = False
 
     @classmethod
     def build(
@@ -48,6 +50,7 @@ class TaskOptions:
         timeout: float | timedelta | None,
         ttl: float | timedelta | None,
         unique: bool,
+        retry_on_timeout: bool = False,
     ) -> TaskOptions:
         """Validate user-facing options (raising :class:`ConfigurationError`)."""
         if not isinstance(max_tries, int) or max_tries < 1:
@@ -59,7 +62,9 @@ class TaskOptions:
         ttl_ms = -1 if ttl_s is None else int(ttl_s * 1000)
         if ttl_s and ttl_ms == 0:
             ttl_ms = 1  # a sub-millisecond TTL still means "store it"
-        return cls(max_tries, timeout_s, ttl_ms, unique)
+        if retry_on_timeout and timeout_s is None:
+            raise ConfigurationError("retry_on_timeout=True needs a timeout")
+        return cls(max_tries, timeout_s, ttl_ms, unique, retry_on_timeout)
 
 
 class Task(TaskRef[P, R]):
@@ -79,7 +84,7 @@ class Task(TaskRef[P, R]):
         fn: Callable[..., Any],
         options: TaskOptions,
     ) -> None:
-        super().__init__(worker.client, name)
+        super().__init__(worker.client, name, unique=options.unique)
         self._worker = worker
         self.fn = fn
         self.options = options

@@ -186,6 +186,7 @@ class Worker(Generic[Deps]):
         timeout: timedelta | float | None = None,
         ttl: timedelta | float | None = DEFAULT_TTL,
         unique: bool = False,
+        retry_on_timeout: bool = False,
     ) -> TaskDecorator[Deps]:
         """Register an ``async def`` or plain ``def`` task (a sync one runs in a thread).
 
@@ -194,9 +195,13 @@ class Worker(Generic[Deps]):
         :param timeout: cancel the task after this long (``None``: never).
         :param ttl: keep the outcome this long (``None``: forever; ``0``: not stored,
             but waiters still receive it).
-        :param unique: one live instance per task name and arguments.
+        :param unique: one live instance per task name and arguments: enqueueing it
+            again while one is queued, scheduled or running returns the live one.
+        :param retry_on_timeout: treat a timeout like ``raise Retry()`` (default
+            backoff) while tries remain, instead of failing at once.
         """
-        return TaskDecorator(self, name, TaskOptions.build(max_tries, timeout, ttl, unique))
+        options = TaskOptions.build(max_tries, timeout, ttl, unique, retry_on_timeout)
+        return TaskDecorator(self, name, options)
 
     def _register(self, task: Task[Any, Any]) -> None:
         if task.name in self._tasks:
