@@ -120,6 +120,7 @@ class Script:
 
 
 ABORT: Final = Script("abort")
+CRON: Final = Script("cron")
 ENQUEUE: Final = Script("enqueue")
 FETCH: Final = Script("fetch")
 FINISH: Final = Script("finish")
@@ -127,7 +128,7 @@ RENEW: Final = Script("renew")
 RESCHEDULE: Final = Script("reschedule")
 RELEASE: Final = Script("release")
 STATUS: Final = Script("status")
-ALL_SCRIPTS: Final = (ABORT, ENQUEUE, FETCH, FINISH, RENEW, RELEASE, RESCHEDULE, STATUS)
+ALL_SCRIPTS: Final = (ABORT, CRON, ENQUEUE, FETCH, FINISH, RENEW, RELEASE, RESCHEDULE, STATUS)
 
 
 async def load_scripts(redis: Redis) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from ..client import TaskRef
@@ -16,7 +16,7 @@ from ._context import WrappedContext
 if TYPE_CHECKING:
     from ._worker import Worker
 
-__all__ = ["DEFAULT_TTL", "Task", "TaskDecorator", "TaskOptions"]
+__all__ = ["DEFAULT_TTL", "CronDecorator", "Task", "TaskDecorator", "TaskOptions"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -126,4 +126,40 @@ class TaskDecorator(Generic[Deps]):
         name = self._name or fn.__name__
         task: Task[Any, Any] = Task(self._worker, name, fn, self._options)
         self._worker._register(task)
+        return task
+
+
+class CronDecorator(Generic[Deps]):
+    """What ``@worker.cron(...)`` returns: registers a task that takes only ``ctx``
+    and schedules it. Usable before the worker starts and while it runs.
+    """
+
+    __slots__ = ("_crontab", "_name", "_options", "_tz", "_worker")
+
+    def __init__(
+        self,
+        worker: Worker[Deps],
+        crontab: str,
+        name: str | None,
+        tz: tzinfo | None,
+        options: TaskOptions,
+    ) -> None:
+        self._worker = worker
+        self._crontab = crontab
+        self._name = name
+        self._tz = tz
+        self._options = options
+
+    @overload
+    def __call__(
+        self, fn: Callable[[WrappedContext[Deps]], Coroutine[Any, Any, R]]
+    ) -> Task[[], R]: ...
+
+    @overload
+    def __call__(self, fn: Callable[[WrappedContext[Deps]], R]) -> Task[[], R]: ...
+
+    def __call__(self, fn: Callable[..., Any]) -> Task[Any, Any]:
+        name = self._name or fn.__name__
+        task: Task[Any, Any] = Task(self._worker, name, fn, self._options)
+        self._worker._register_cron(task, self._crontab, self._tz)
         return task

@@ -31,7 +31,8 @@ from ._consumer import Consumer, LeaseConfig
 from ._context import WrappedContext
 from ._executor import Executor
 from ._health import HealthReporter
-from ._task import DEFAULT_TTL, Task, TaskDecorator, TaskOptions
+from ._scheduler import CronJob, CronScheduler, validate_crontab
+from ._task import DEFAULT_TTL, CronDecorator, Task, TaskDecorator, TaskOptions
 
 __all__ = ["Worker"]
 
@@ -166,6 +167,8 @@ class Worker(Generic[Deps]):
         self._worker_lifespan = worker_lifespan
         self._task_lifespan = task_lifespan
         self._tasks: dict[str, Task[Any, Any]] = {}
+        self._crons: dict[str, CronJob] = {}
+        self._scheduler: CronScheduler | None = None
         self._deps: Any = None
         self._has_deps = False
         self._consumer: Consumer | None = None
@@ -207,6 +210,53 @@ class Worker(Generic[Deps]):
         if task.name in self._tasks:
             raise ConfigurationError(f"a task named {task.name!r} is already registered")
         self._tasks[task.name] = task
+
+    def cron(
+        self,
+        crontab: str,
+        *,
+        name: str | None = None,
+        tz: tzinfo | None = None,
+        max_tries: int = 1,
+        timeout: timedelta | float | None = None,
+        ttl: timedelta | float | None = DEFAULT_TTL,
+        unique: bool = True,
+    ) -> CronDecorator[Deps]:
+        """Register a task that runs on a schedule, once per tick across all workers.
+
+        ``crontab`` has 5 fields (minute hour day month weekday) or 6 with a
+        seconds field last (``"* * * * * */5"``: every 5 seconds); parsed by
+        croniter. Can be used while the worker runs (dynamic cron); see
+        :meth:`remove_cron`. Every worker of the queue should register the same
+        jobs, as with tasks.
+
+        :param tz: the time zone the crontab is read in; default the worker's ``tz``.
+        :param unique: skip a tick while the previous run is still live (default).
+        """
+        validate_crontab(crontab)
+        options = TaskOptions.build(max_tries, timeout, ttl, unique)
+        return CronDecorator(self, crontab, name, tz, options)
+
+    def _register_cron(self, task: Task[Any, Any], crontab: str, tz: tzinfo | None) -> None:
+        self._register(task)
+        self._crons[task.name] = CronJob(task.name, task, crontab, tz or self.tz)
+        if self._scheduler is not None:
+            self._scheduler.changed()
+
+    def remove_cron(self, name: str) -> None:
+        """Stop scheduling the cron job ``name`` (its task stays registered).
+
+        :raises ConfigurationError: no such cron job.
+        """
+        if self._crons.pop(name, None) is None:
+            raise ConfigurationError(f"no cron job named {name!r}")
+        if self._scheduler is not None:
+            self._scheduler.changed()
+
+    @property
+    def crons(self) -> Mapping[str, CronJob]:
+        """The scheduled cron jobs by name (read-only)."""
+        return MappingProxyType(self._crons)
 
     @property
     def tasks(self) -> Mapping[str, Task[Any, Any]]:
@@ -300,8 +350,15 @@ class Worker(Generic[Deps]):
                     self.concurrency,
                     ", ".join(sorted(self._tasks)) or "none",
                 )
-                async with health:
-                    await consumer.run(self.ready.set)
+                self._scheduler = CronScheduler(self.client, self._crons)
+                scheduler = asyncio.get_running_loop().create_task(self._scheduler.run())
+                try:
+                    async with health:
+                        await consumer.run(self.ready.set)
+                finally:
+                    scheduler.cancel()
+                    await asyncio.gather(scheduler, return_exceptions=True)
+                    self._scheduler = None
                 logger.info(
                     "worker %s stopped: %d done, %d failed, %d retried",
                     self.id,
