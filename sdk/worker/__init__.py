@@ -7,8 +7,18 @@ enqueues imports :mod:`sdk.client` and never loads this package.
 from __future__ import annotations
 
 from ..errors import Retry
-from ._context import WrappedContext
+from ._context import CallNext, Middleware, WrappedContext
+from ._scheduler import CronJob
 from ._task import Task, TaskOptions
 from ._worker import Worker
 
-__all__ = ["Retry", "Task", "TaskOptions", "Worker", "WrappedContext"]
+__all__ = [
+    "CallNext",
+    "CronJob",
+    "Middleware",
+    "Retry",
+    "Task",
+    "TaskOptions",
+    "Worker",
+    "WrappedContext",
+]

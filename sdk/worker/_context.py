@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from redis.asyncio import Redis
 
-__all__ = ["WrappedContext"]
+__all__ = ["CallNext", "Middleware", "WrappedContext"]
 
 Deps = TypeVar("Deps")
 
@@ -35,3 +36,14 @@ class WrappedContext(Generic[Deps]):
     enqueue_time: datetime
     queue_name: str
     redis: Redis
+
+
+#: What a middleware calls to run the rest of the chain (and finally the task);
+#: it returns the task's value.
+CallNext: TypeAlias = Callable[[], Awaitable[Any]]
+
+#: A middleware: ``async def mw(ctx: WrappedContext[Deps], call_next: CallNext) -> Any``.
+#: It wraps every execution: it may act before and after ``await call_next()``,
+#: transform the value it returns, or return without calling it (short-circuit).
+#: Middlewares given to a worker run in order, the first one outermost.
+Middleware: TypeAlias = Callable[[WrappedContext[Deps], CallNext], Awaitable[Any]]

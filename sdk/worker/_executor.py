@@ -13,7 +13,7 @@ import contextvars
 import functools
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from .. import _wire
 from .._codec import Deserializer, Serializer
 from ..errors import Retry, SerializationError
-from ._context import WrappedContext
+from ._context import Middleware, WrappedContext
 from ._task import DEFAULT_TTL, Task
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ class Executor:
         serializer: Serializer,
         deserializer: Deserializer,
         task_lifespan: Callable[[WrappedContext[Any]], AbstractAsyncContextManager[Any]] | None,
+        middleware: Sequence[Middleware[Any]],
         threads: ThreadPoolExecutor,
     ) -> None:
         self._tasks = tasks
@@ -95,6 +96,8 @@ class Executor:
         self._serializer = serializer
         self._deserializer = deserializer
         self._task_lifespan = task_lifespan
+        # the worker's list itself: middleware added while running applies at once
+        self._middleware = middleware
         self._threads = threads
 
     def poison(self, delivery: Delivery, max_tries: int | None) -> Settlement | None:
@@ -188,6 +191,23 @@ class Executor:
         return task, decoded
 
     async def _call(
+        self,
+        task: Task[Any, Any],
+        ctx: WrappedContext[Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if not self._middleware:
+            return await self._with_lifespan(task, ctx, args, kwargs)
+
+        async def call_at(index: int) -> Any:
+            if index == len(self._middleware):
+                return await self._with_lifespan(task, ctx, args, kwargs)
+            return await self._middleware[index](ctx, lambda: call_at(index + 1))
+
+        return await call_at(0)
+
+    async def _with_lifespan(
         self,
         task: Task[Any, Any],
         ctx: WrappedContext[Any],

@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta, timezone, tzinfo
@@ -28,7 +28,7 @@ from ..client._result import seconds
 from ..client._taskref import new_task_id
 from ..errors import ConfigurationError, RelayqError
 from ._consumer import Consumer, LeaseConfig
-from ._context import WrappedContext
+from ._context import Middleware, WrappedContext
 from ._executor import Executor
 from ._health import HealthReporter
 from ._scheduler import CronJob, CronScheduler, validate_crontab
@@ -65,6 +65,8 @@ class Worker(Generic[Deps]):
     :param worker_lifespan: ``async`` context manager factory run once per worker
         process; what it yields becomes ``ctx.deps``.
     :param task_lifespan: ``async`` context manager factory around each execution.
+    :param middleware: functions wrapping every execution, first outermost (see
+        :data:`Middleware`); more can be added with :meth:`middleware`.
     :param serializer: encodes arguments and results; default msgpack.
     :param deserializer: the inverse of ``serializer``.
     :param lease: how long a delivery stays this worker's without renewal; a dead
@@ -87,6 +89,7 @@ class Worker(Generic[Deps]):
         health_check_interval: timedelta | float = _DEFAULT_HEALTH,
         worker_lifespan: None = None,
         task_lifespan: TaskLifespan[None] | None = None,
+        middleware: Sequence[Middleware[None]] = (),
         serializer: _codec.Serializer | None = None,
         deserializer: _codec.Deserializer | None = None,
         lease: timedelta | float = _DEFAULT_LEASE,
@@ -107,6 +110,7 @@ class Worker(Generic[Deps]):
         health_check_interval: timedelta | float = _DEFAULT_HEALTH,
         worker_lifespan: Callable[[Worker[Deps]], AbstractAsyncContextManager[Deps]],
         task_lifespan: TaskLifespan[Deps] | None = None,
+        middleware: Sequence[Middleware[Deps]] = (),
         serializer: _codec.Serializer | None = None,
         deserializer: _codec.Deserializer | None = None,
         lease: timedelta | float = _DEFAULT_LEASE,
@@ -126,6 +130,7 @@ class Worker(Generic[Deps]):
         health_check_interval: timedelta | float = _DEFAULT_HEALTH,
         worker_lifespan: Callable[[Worker[Any]], AbstractAsyncContextManager[Any]] | None = None,
         task_lifespan: TaskLifespan[Any] | None = None,
+        middleware: Sequence[Middleware[Any]] = (),
         serializer: _codec.Serializer | None = None,
         deserializer: _codec.Deserializer | None = None,
         lease: timedelta | float = _DEFAULT_LEASE,
@@ -166,6 +171,7 @@ class Worker(Generic[Deps]):
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
         self._worker_lifespan = worker_lifespan
         self._task_lifespan = task_lifespan
+        self._middleware: list[Middleware[Any]] = list(middleware)
         self._tasks: dict[str, Task[Any, Any]] = {}
         self._crons: dict[str, CronJob] = {}
         self._scheduler: CronScheduler | None = None
@@ -205,6 +211,22 @@ class Worker(Generic[Deps]):
         """
         options = TaskOptions.build(max_tries, timeout, ttl, unique, retry_on_timeout)
         return TaskDecorator(self, name, options)
+
+    def middleware(self, fn: Middleware[Deps]) -> Middleware[Deps]:
+        """Add a middleware (innermost so far); usable as a decorator.
+
+        ::
+
+            @worker.middleware
+            async def timing(ctx: WrappedContext[Deps], call_next: CallNext) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await call_next()
+                finally:
+                    print(ctx.fn_name, time.perf_counter() - started)
+        """
+        self._middleware.append(fn)
+        return fn
 
     def _register(self, task: Task[Any, Any]) -> None:
         if task.name in self._tasks:
@@ -332,6 +354,7 @@ class Worker(Generic[Deps]):
                         serializer=self.client.serializer,
                         deserializer=self.client.deserializer,
                         task_lifespan=self._task_lifespan,
+                        middleware=self._middleware,
                         threads=threads,
                     ),
                     concurrency=self.concurrency,
