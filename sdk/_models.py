@@ -11,7 +11,7 @@ from .errors import TaskFailed
 
 __all__ = ["TaskInfo", "TaskOutcome", "TaskStatus"]
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)  # frozen: an outcome only hands its value out
 
 
 class TaskStatus(str, enum.Enum):

@@ -24,6 +24,7 @@ __all__ = [
     "Script",
     "command",
     "connect",
+    "eviction_risk",
     "is_unavailable",
     "load_scripts",
     "resolve_url",
@@ -129,6 +130,32 @@ RESCHEDULE: Final = Script("reschedule")
 RELEASE: Final = Script("release")
 STATUS: Final = Script("status")
 ALL_SCRIPTS: Final = (ABORT, CRON, ENQUEUE, FETCH, FINISH, RENEW, RELEASE, RESCHEDULE, STATUS)
+
+
+async def eviction_risk(redis: Redis) -> str | None:
+    """A warning if the server may evict relayq's keys under memory pressure, else ``None``.
+
+    Queued tasks live in keys without a TTL, so only ``noeviction`` (or a
+    ``volatile-*`` policy, which touches only expiring keys: stored results)
+    keeps them safe. Managed servers that forbid ``CONFIG`` are given the benefit
+    of the doubt.
+    """
+    try:
+        reply = await command(redis, "CONFIG", "GET", "maxmemory-policy")
+    except rexc.RedisError:
+        return None
+    policy = reply[1].decode() if len(reply) > 1 else "noeviction"
+    if policy.startswith("allkeys"):
+        return (
+            f"Redis maxmemory-policy is {policy!r}: under memory pressure Redis may evict "
+            "queued tasks and they would be lost. Set maxmemory-policy to 'noeviction'."
+        )
+    if policy.startswith("volatile"):
+        return (
+            f"Redis maxmemory-policy is {policy!r}: stored results (keys with a TTL) may be "
+            "evicted early under memory pressure; 'noeviction' is recommended."
+        )
+    return None
 
 
 async def load_scripts(redis: Redis) -> None:

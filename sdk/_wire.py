@@ -10,6 +10,9 @@ Task payload (value in the ``tasks`` hash)::
 
     [1, fn_name: str, enqueue_ms: int, data: bytes]        data = serializer([args, kwargs])
 
+With a ``signing_key`` the stored payload is ``b"rqS1" + HMAC-SHA256(key, body) + body``
+and a worker verifies it before decoding anything.
+
 Outcome (value of ``result:<id>`` and the message on ``done:<id>``)::
 
     [1, kind: int, body, tries, enqueue_ms, start_ms, finish_ms, worker_id, fn_name]
@@ -19,6 +22,8 @@ Outcome (value of ``result:<id>`` and the message on ``done:<id>``)::
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,7 +33,7 @@ import msgpack
 
 from ._codec import Deserializer, Serializer
 from ._models import TaskOutcome
-from .errors import SerializationError, TaskAborted, TaskFailed, TaskTimedOut
+from .errors import InvalidSignature, SerializationError, TaskAborted, TaskFailed, TaskTimedOut
 
 __all__ = [
     "KIND_ABORTED",
@@ -46,6 +51,8 @@ __all__ = [
     "encode_task",
     "from_ms",
     "now_ms",
+    "sign",
+    "unsign",
     "peek_fn_name",
 ]
 
@@ -61,6 +68,34 @@ _ERROR_TYPES: Final[dict[int, type[TaskFailed]]] = {
 }
 
 _packb = msgpack.Packer(use_bin_type=True).pack
+_SIGNED: Final = b"rqS1"
+_MAC_LEN: Final = 32
+
+
+def sign(body: bytes, key: bytes | None) -> bytes:
+    """Prefix ``body`` with its HMAC-SHA256 under ``key`` (unchanged without a key)."""
+    if key is None:
+        return body
+    return _SIGNED + hmac.new(key, body, hashlib.sha256).digest() + body
+
+
+def unsign(payload: bytes, key: bytes | None) -> bytes:
+    """Verify and strip a signature; the inverse of :func:`sign`.
+
+    :raises InvalidSignature: signed but wrong, unsigned while a key is set, or
+        signed while this side has no key.
+    """
+    signed = payload[:4] == _SIGNED
+    if key is None:
+        if signed:
+            raise InvalidSignature("the task is signed but this worker has no signing_key")
+        return payload
+    if not signed:
+        raise InvalidSignature("the task is not signed but this worker requires signing_key")
+    mac, body = payload[4 : 4 + _MAC_LEN], payload[4 + _MAC_LEN :]
+    if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
+        raise InvalidSignature("the task's signature does not match (tampered, or another key)")
+    return body
 
 
 def now_ms() -> int:
@@ -82,16 +117,21 @@ def _user_bytes(serializer: Serializer, obj: Any, what: str) -> bytes:
 
 
 def encode_task(
-    serializer: Serializer, fn_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], at_ms: int
+    serializer: Serializer,
+    fn_name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    at_ms: int,
+    signing_key: bytes | None = None,
 ) -> bytes:
-    """Encode one task for the ``tasks`` hash.
+    """Encode (and, with a key, sign) one task for the ``tasks`` hash.
 
     :raises SerializationError: an argument cannot be serialized.
     """
     # a list, not the tuple: the codec encodes tuples as an extension type (slower),
     # and json would turn it into a list anyway
     data = _user_bytes(serializer, [list(args), kwargs], f"the arguments of task {fn_name!r}")
-    return _packb([_VERSION, fn_name, at_ms, data])
+    return sign(_packb([_VERSION, fn_name, at_ms, data]), signing_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +144,13 @@ class DecodedTask:
     kwargs: dict[str, Any]
 
 
-def decode_task(deserializer: Deserializer, payload: bytes) -> DecodedTask:
-    """Decode a task payload; any malformation becomes one clear :class:`SerializationError`."""
+def decode_task(
+    deserializer: Deserializer, payload: bytes, signing_key: bytes | None = None
+) -> DecodedTask:
+    """Verify and decode a task payload; any malformation becomes one clear
+    :class:`SerializationError` (:class:`InvalidSignature` for a bad signature).
+    """
+    payload = unsign(payload, signing_key)
     try:
         version, fn_name, enqueue_ms, data = msgpack.unpackb(payload, raw=False)
     except Exception as exc:
@@ -123,6 +168,8 @@ def decode_task(deserializer: Deserializer, payload: bytes) -> DecodedTask:
 
 def peek_fn_name(payload: bytes) -> str | None:
     """Best-effort task name of a payload that failed to decode (for logs and outcomes)."""
+    if payload[:4] == _SIGNED:
+        payload = payload[4 + _MAC_LEN :]
     try:
         fn_name = msgpack.unpackb(payload, raw=False)[1]
     except Exception:
@@ -204,7 +251,11 @@ def decode_outcome(deserializer: Deserializer, task_id: str, raw: bytes) -> Task
 
 
 def decode_header(payload: bytes) -> tuple[str, int]:
-    """``(fn_name, enqueue_ms)`` of a task payload, without touching its arguments."""
+    """``(fn_name, enqueue_ms)`` of a task payload, without touching its arguments
+    (or checking a signature: this is for status display, never for execution).
+    """
+    if payload[:4] == _SIGNED:
+        payload = payload[4 + _MAC_LEN :]
     try:
         _v, fn_name, enqueue_ms, _data = msgpack.unpackb(payload, raw=False)
     except Exception as exc:

@@ -5,6 +5,7 @@
     RelayqError
     ├── ConfigurationError        bad option or argument at the API edge (also a ValueError)
     ├── SerializationError        a value the codec cannot encode or decode (also a TypeError)
+    │   └── InvalidSignature      a signed payload failed its HMAC check (tampered or wrong key)
     ├── PayloadTooLarge           an enqueued payload over the configured limit (also a ValueError)
     ├── RedisUnavailable          Redis could not be reached or the connection broke
     ├── RedisCommandError         Redis refused a command (OOM, wrong type, ...)
@@ -27,6 +28,7 @@ from datetime import timedelta
 
 __all__ = [
     "ConfigurationError",
+    "InvalidSignature",
     "NotConnected",
     "PayloadTooLarge",
     "RedisCommandError",
@@ -51,6 +53,10 @@ class ConfigurationError(RelayqError, ValueError):
 
 class SerializationError(RelayqError, TypeError):
     """A value could not be serialized or a payload could not be deserialized."""
+
+
+class InvalidSignature(SerializationError):
+    """A task payload's HMAC signature did not verify (tampered, unsigned, or another key)."""
 
 
 class PayloadTooLarge(RelayqError, ValueError):

@@ -89,6 +89,8 @@ class Client:
     :param serializer: encodes arguments (and, in workers, results); default msgpack.
     :param deserializer: the inverse of ``serializer``.
     :param max_payload_bytes: refuse tasks whose encoded payload is larger.
+    :param signing_key: sign every task with HMAC-SHA256 under this key; workers
+        with the same key reject tampered or unsigned tasks before decoding them.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class Client:
         serializer: _codec.Serializer | None = None,
         deserializer: _codec.Deserializer | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        signing_key: bytes | str | None = None,
     ) -> None:
         if (serializer is None) != (deserializer is None):
             raise ConfigurationError("pass serializer= and deserializer= together")
@@ -113,6 +116,11 @@ class Client:
         self.serializer: _codec.Serializer = serializer or _codec.serialize
         self.deserializer: _codec.Deserializer = deserializer or _codec.deserialize
         self.max_payload_bytes = max_payload_bytes
+        if isinstance(signing_key, str):
+            signing_key = signing_key.encode()
+        if signing_key is not None and len(signing_key) < 16:
+            raise ConfigurationError("signing_key must be at least 16 bytes")
+        self.signing_key: bytes | None = signing_key
         self._redis: Redis | None = None
         self._listener: ResultListener | None = None
         self._entered = 0
@@ -220,7 +228,9 @@ class Client:
     # -- sending ---------------------------------------------------------------------
 
     def _encode(self, handle: TaskResult[Any]) -> bytes:
-        payload = encode_task(self.serializer, handle.fn_name, handle.args, handle.kwargs, now_ms())
+        payload = encode_task(
+            self.serializer, handle.fn_name, handle.args, handle.kwargs, now_ms(), self.signing_key
+        )
         if len(payload) > self.max_payload_bytes:
             raise PayloadTooLarge(
                 f"task {handle.fn_name!r} encodes to {len(payload)} bytes, over the "

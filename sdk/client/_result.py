@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskResult"]
 
-T = TypeVar("T")
+# covariant: a handle only ever hands a T out, so a TaskResult[int] is a
+# TaskResult[object] (mixed batches for enqueue_many type-check)
+T = TypeVar("T", covariant=True)
 
 
 def seconds(value: float | timedelta | None, what: str) -> float | None:

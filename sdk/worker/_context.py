@@ -11,7 +11,10 @@ from redis.asyncio import Redis
 
 __all__ = ["CallNext", "Middleware", "WrappedContext"]
 
-Deps = TypeVar("Deps")
+# covariant: the context is frozen and only hands deps out, so a task written for
+# WrappedContext[Base] runs on a worker whose deps are a subclass of Base
+Deps = TypeVar("Deps", covariant=True)
+D = TypeVar("D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,4 +49,4 @@ CallNext: TypeAlias = Callable[[], Awaitable[Any]]
 #: It wraps every execution: it may act before and after ``await call_next()``,
 #: transform the value it returns, or return without calling it (short-circuit).
 #: Middlewares given to a worker run in order, the first one outermost.
-Middleware: TypeAlias = Callable[[WrappedContext[Deps], CallNext], Awaitable[Any]]
+Middleware: TypeAlias = Callable[[WrappedContext[D], CallNext], Awaitable[Any]]

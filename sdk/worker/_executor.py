@@ -84,6 +84,7 @@ class Executor:
         queue_name: str,
         serializer: Serializer,
         deserializer: Deserializer,
+        signing_key: bytes | None,
         task_lifespan: Callable[[WrappedContext[Any]], AbstractAsyncContextManager[Any]] | None,
         middleware: Sequence[Middleware[Any]],
         threads: ThreadPoolExecutor,
@@ -95,6 +96,7 @@ class Executor:
         self._queue_name = queue_name
         self._serializer = serializer
         self._deserializer = deserializer
+        self._signing_key = signing_key
         self._task_lifespan = task_lifespan
         # the worker's list itself: middleware added while running applies at once
         self._middleware = middleware
@@ -174,10 +176,10 @@ class Executor:
 
     def _resolve(self, delivery: Delivery) -> tuple[Task[Any, Any], _wire.DecodedTask]:
         try:
-            decoded = _wire.decode_task(self._deserializer, delivery.payload)
+            decoded = _wire.decode_task(self._deserializer, delivery.payload, self._signing_key)
         except SerializationError as exc:
             delivery.fn_name = _wire.peek_fn_name(delivery.payload) or "?"
-            raise _Failure("SerializationError", str(exc)) from None
+            raise _Failure(type(exc).__name__, str(exc)) from None
         delivery.fn_name = decoded.fn_name
         delivery.enqueue_ms = decoded.enqueue_ms
         task = self._tasks.get(decoded.fn_name)

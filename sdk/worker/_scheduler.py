@@ -130,7 +130,9 @@ class CronScheduler:
         client, k = self._client, self._client.keys
         tick_ms = int(round(tick_s * 1000))
         task_id = job.task_id(tick_ms)
-        payload = _wire.encode_task(client.serializer, job.name, (), {}, _wire.now_ms())
+        payload = _wire.encode_task(
+            client.serializer, job.name, (), {}, _wire.now_ms(), client.signing_key
+        )
         try:
             result = await CRON(
                 client.redis,

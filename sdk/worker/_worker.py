@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from typing_extensions import Self
 
 from .. import _codec
-from .._redis import connect
+from .._redis import connect, eviction_risk
 from .._wire import from_ms, now_ms
 from ..client import Client, TaskResult
 from ..client._client import DEFAULT_MAX_PAYLOAD_BYTES
@@ -74,6 +74,8 @@ class Worker(Generic[Deps]):
     :param grace_period: on shutdown, how long running tasks may take to finish
         before they are cancelled and handed back.
     :param max_payload_bytes: refuse enqueued tasks whose payload is larger.
+    :param signing_key: sign enqueued tasks and reject tasks that are unsigned or
+        fail their HMAC check before decoding them (use the same key on clients).
     :param worker_id: this worker's name in Redis; default ``host-pid-random``.
     """
 
@@ -95,6 +97,7 @@ class Worker(Generic[Deps]):
         lease: timedelta | float = _DEFAULT_LEASE,
         grace_period: timedelta | float = _DEFAULT_GRACE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        signing_key: bytes | str | None = None,
         worker_id: str | None = None,
     ) -> None: ...
 
@@ -108,7 +111,9 @@ class Worker(Generic[Deps]):
         queue_fetch_limit: int | None = None,
         tz: tzinfo = timezone.utc,
         health_check_interval: timedelta | float = _DEFAULT_HEALTH,
-        worker_lifespan: Callable[[Worker[Deps]], AbstractAsyncContextManager[Deps]],
+        # Deps is inferred from what the lifespan yields alone, so a lifespan that
+        # annotates its parameter loosely (Worker[Any]) still types the worker
+        worker_lifespan: Callable[[Worker[Any]], AbstractAsyncContextManager[Deps]],
         task_lifespan: TaskLifespan[Deps] | None = None,
         middleware: Sequence[Middleware[Deps]] = (),
         serializer: _codec.Serializer | None = None,
@@ -116,6 +121,7 @@ class Worker(Generic[Deps]):
         lease: timedelta | float = _DEFAULT_LEASE,
         grace_period: timedelta | float = _DEFAULT_GRACE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        signing_key: bytes | str | None = None,
         worker_id: str | None = None,
     ) -> None: ...
 
@@ -136,6 +142,7 @@ class Worker(Generic[Deps]):
         lease: timedelta | float = _DEFAULT_LEASE,
         grace_period: timedelta | float = _DEFAULT_GRACE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        signing_key: bytes | str | None = None,
         worker_id: str | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
@@ -156,6 +163,7 @@ class Worker(Generic[Deps]):
             serializer=serializer,
             deserializer=deserializer,
             max_payload_bytes=max_payload_bytes,
+            signing_key=signing_key,
         )
         self.queue_name = queue_name
         self.concurrency = concurrency
@@ -340,6 +348,9 @@ class Worker(Generic[Deps]):
         threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"relayq-{self.id}")
         try:
             async with self, self._lifespan() as deps:
+                risk = await eviction_risk(self.redis)
+                if risk:
+                    logger.warning(risk)
                 consumer = self._consumer = Consumer(
                     redis=self.redis,
                     keys=self.client.keys,
@@ -353,6 +364,7 @@ class Worker(Generic[Deps]):
                         queue_name=self.queue_name,
                         serializer=self.client.serializer,
                         deserializer=self.client.deserializer,
+                        signing_key=self.client.signing_key,
                         task_lifespan=self._task_lifespan,
                         middleware=self._middleware,
                         threads=threads,
