@@ -3,7 +3,10 @@
 Every key of a queue shares the Redis Cluster hash tag ``{<queue_name>}`` so a Lua
 script only ever touches one slot::
 
-    relayq:{q}:stream            stream of ready task ids (consumer group ``workers``)
+    relayq:{q}:stream            stream of ready task ids of the "default" priority
+                                 (consumer group ``workers``)
+    relayq:{q}:stream:<prio>     stream of ready task ids of another named priority
+    relayq:{q}:prio              hash  task id -> priority name (non-default ones only)
     relayq:{q}:tasks             hash  task id -> encoded task payload (live tasks only)
     relayq:{q}:tries             hash  task id -> deliveries so far (also the fencing token)
     relayq:{q}:running           hash  task id -> consumer (worker id) holding its lease
@@ -47,6 +50,7 @@ class Keys:
     tries: str = field(init=False)
     running: str = field(init=False)
     delayed: str = field(init=False)
+    prio: str = field(init=False)
     wake: str = field(init=False)
     aborting: str = field(init=False)
     crons: str = field(init=False)
@@ -70,6 +74,7 @@ class Keys:
             ("tries", base + "tries"),
             ("running", base + "running"),
             ("delayed", base + "delayed"),
+            ("prio", base + "prio"),
             ("wake", base + "wake"),
             ("aborting", base + "aborting"),
             ("crons", base + "crons"),
@@ -80,6 +85,12 @@ class Keys:
             ("_channel_prefix", base + "done:"),
         ):
             object.__setattr__(self, name, value)
+
+    def stream_for(self, priority: str) -> str:
+        """The ready stream of the named priority (``"default"`` is :attr:`stream`)."""
+        if priority == "default":
+            return self.stream
+        return self.stream + ":" + priority
 
     def result(self, task_id: str) -> str:
         """Key holding the stored outcome of ``task_id``."""

@@ -7,7 +7,7 @@
 -- A finished or unknown task is left alone, and nothing is written for it.
 --
 -- KEYS[1] tasks   KEYS[2] tries   KEYS[3] running   KEYS[4] delayed
--- KEYS[5] aborting   KEYS[6] result key
+-- KEYS[5] aborting   KEYS[6] result key   KEYS[7] prio hash
 -- ARGV[1] task id   ARGV[2] aborted outcome   ARGV[3] ttl_ms (-1 forever, 0 none)
 -- ARGV[4] outcome channel   ARGV[5] control channel
 -- Returns 0 = not live (nothing done), 1 = aborted, 2 = running: abort requested
@@ -23,6 +23,7 @@ end
 redis.call('ZREM', KEYS[4], id)
 redis.call('HDEL', KEYS[1], id)
 redis.call('HDEL', KEYS[2], id)
+redis.call('HDEL', KEYS[7], id)
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
     redis.call('SET', KEYS[6], ARGV[2], 'PX', ttl)

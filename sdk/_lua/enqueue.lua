@@ -2,24 +2,31 @@
 -- already live (queued, scheduled or running) is left alone, which is how
 -- `unique=True` and explicit idempotency keys return the live task.
 --
--- KEYS[1]  tasks hash   KEYS[2]  delayed zset   KEYS[3]  stream   KEYS[4]  wake stream
--- KEYS[4+i] result key of the i-th task (a stale outcome of a reused id is dropped)
--- ARGV[1]  number of tasks n, then for each task: id, payload, due_ms (0 = ready now)
--- Returns  array of n integers: 1 = created, 0 = an id that was already live.
-local tasks, delayed, stream, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- KEYS[1] tasks   KEYS[2] delayed   KEYS[3] wake stream   KEYS[4] prio hash
+-- KEYS[5 .. 4+S] the priority streams; KEYS[4+S+i] result key of the i-th task
+--   (a stale outcome of a reused id is dropped)
+-- ARGV[1] number of tasks n   ARGV[2] number of streams S
+--   then per task: id, payload, due_ms (0 = ready now), stream index (1-based),
+--   priority name ('' for the default priority; others are remembered in the prio
+--   hash so that a scheduled or retried task returns to its own stream)
+-- Returns array of n integers: 1 = created, 0 = an id that was already live.
+local tasks, delayed, wake, prio = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local n, s = tonumber(ARGV[1]), tonumber(ARGV[2])
 local scheduled = false
-local n = tonumber(ARGV[1])
 local created = {}
 for i = 1, n do
-    local base = 2 + (i - 1) * 3
-    local id, payload, due = ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2])
+    local b = 3 + (i - 1) * 5
+    local id, payload, due = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
     if redis.call('HSETNX', tasks, id, payload) == 1 then
-        redis.call('UNLINK', KEYS[4 + i])
+        redis.call('UNLINK', KEYS[4 + s + i])
+        if ARGV[b + 4] ~= '' then
+            redis.call('HSET', prio, id, ARGV[b + 4])
+        end
         if due > 0 then
             redis.call('ZADD', delayed, due, id)
             scheduled = true
         else
-            redis.call('XADD', stream, '*', 'i', id)
+            redis.call('XADD', KEYS[4 + tonumber(ARGV[b + 3])], '*', 'i', id)
         end
         created[i] = 1
     else

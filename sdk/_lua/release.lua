@@ -2,14 +2,14 @@
 -- (graceful shutdown), instead of leaving them to lapse.  The unused try is
 -- given back.  Only entries this consumer still owns are released.
 --
--- KEYS[1] tries   KEYS[2] running   KEYS[3] stream
--- ARGV[1] group   ARGV[2] consumer, then pairs: entry_id, task_id
+-- KEYS[1] tries   KEYS[2] running   KEYS[3 .. 2+S] the priority streams
+-- ARGV[1] group   ARGV[2] consumer, then triples: stream index, entry_id, task_id
 -- Returns the number of tasks handed back.
-local tries, running, stream = KEYS[1], KEYS[2], KEYS[3]
+local tries, running = KEYS[1], KEYS[2]
 local group, consumer = ARGV[1], ARGV[2]
 local released = 0
-for i = 3, #ARGV, 2 do
-    local entry_id, id = ARGV[i], ARGV[i + 1]
+for i = 3, #ARGV, 3 do
+    local stream, entry_id, id = KEYS[2 + tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]
     local p = redis.call('XPENDING', stream, group, entry_id, entry_id, 1, consumer)
     if p[1] then
         redis.call('XACK', stream, group, entry_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
@@ -70,6 +70,26 @@ _STATES: Final = {
 }
 
 
+def _check_priorities(
+    priorities: Sequence[str], default: str | None
+) -> tuple[tuple[str, ...], str]:
+    names = tuple(priorities)
+    if isinstance(priorities, str) or not names:
+        raise ConfigurationError(
+            f"priorities must be a non-empty list of names, got {priorities!r}"
+        )
+    for name in names:
+        if not isinstance(name, str) or not name or "{" in name or "}" in name:
+            raise ConfigurationError(f"invalid priority name {name!r}")
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"priority names must be distinct, got {names!r}")
+    if default is None:
+        default = "default" if "default" in names else names[-1]
+    if default not in names:
+        raise ConfigurationError(f"default_priority {default!r} is not one of {names!r}")
+    return names, default
+
+
 class Client:
     """Connection to one queue for enqueueing tasks and awaiting their outcomes.
 
@@ -91,6 +111,10 @@ class Client:
     :param max_payload_bytes: refuse tasks whose encoded payload is larger.
     :param signing_key: sign every task with HMAC-SHA256 under this key; workers
         with the same key reject tampered or unsigned tasks before decoding them.
+    :param priorities: the queue's named priorities, highest first (must match the
+        workers'); ``.start(priority=name)`` picks one.
+    :param default_priority: the priority of tasks started without one; default
+        ``"default"`` if it is among ``priorities``, else the lowest.
     """
 
     def __init__(
@@ -102,6 +126,8 @@ class Client:
         deserializer: _codec.Deserializer | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         signing_key: bytes | str | None = None,
+        priorities: Sequence[str] = ("default",),
+        default_priority: str | None = None,
     ) -> None:
         if (serializer is None) != (deserializer is None):
             raise ConfigurationError("pass serializer= and deserializer= together")
@@ -121,6 +147,10 @@ class Client:
         if signing_key is not None and len(signing_key) < 16:
             raise ConfigurationError("signing_key must be at least 16 bytes")
         self.signing_key: bytes | None = signing_key
+        self.priorities, self.default_priority = _check_priorities(priorities, default_priority)
+        #: The ready streams, highest priority first (index + 1 is what Lua receives).
+        self.streams = [self.keys.stream_for(p) for p in self.priorities]
+        self._priority_index = {p: i + 1 for i, p in enumerate(self.priorities)}
         self._redis: Redis | None = None
         self._listener: ResultListener | None = None
         self._entered = 0
@@ -239,15 +269,30 @@ class Client:
             )
         return payload
 
+    def priority_index(self, priority: str | None) -> int:
+        """The 1-based stream index of a priority name (``None``: the default).
+
+        :raises ConfigurationError: not one of this client's priorities.
+        """
+        try:
+            return self._priority_index[priority or self.default_priority]
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown priority {priority!r}; this queue's priorities are {self.priorities!r}"
+            ) from None
+
     def _enqueue_command(
         self, handles: list[TaskResult[Any]], payloads: list[bytes]
     ) -> tuple[list[str], list[Any]]:
         k = self.keys
-        keys = [k.tasks, k.delayed, k.stream, k.wake]
-        argv: list[Any] = [len(handles)]
+        keys = [k.tasks, k.delayed, k.wake, k.prio, *self.streams]
+        argv: list[Any] = [len(handles), len(self.streams)]
+        default = self._priority_index[self.default_priority]
         for handle, payload in zip(handles, payloads, strict=True):
             keys.append(k.result(handle.id))
-            argv += (handle.id, payload, handle._due_ms)
+            index = handle._priority or default
+            name = "" if index == default else self.priorities[index - 1]
+            argv += (handle.id, payload, handle._due_ms, index, name)
         return keys, argv
 
     async def _send(self, handle: TaskResult[Any]) -> None:
@@ -296,7 +341,7 @@ class Client:
         redis = self.redis
         batch = list(handles)
         for handle in batch:
-            handle._prepare(None, None, None)
+            handle._prepare(None, None, None, None)
         payloads = [self._encode(h) for h in batch]
         with translate_errors():
             async with redis.pipeline(transaction=False) as pipe:
@@ -348,7 +393,7 @@ class Client:
         with translate_errors():
             state = await ABORT(
                 self.redis,
-                (k.tasks, k.tries, k.running, k.delayed, k.aborting, k.result(task_id)),
+                (k.tasks, k.tries, k.running, k.delayed, k.aborting, k.result(task_id), k.prio),
                 (task_id, outcome, _ABORT_TTL_MS, k.channel(task_id), k.control),
             )
         if state != 2:
@@ -378,7 +423,7 @@ class Client:
         with translate_errors():
             done = await RESCHEDULE(
                 self.redis,
-                (k.delayed, k.wake, k.tasks, k.tries, k.result(task_id)),
+                (k.delayed, k.wake, k.tasks, k.tries, k.result(task_id), k.prio),
                 (task_id, due_ms, outcome, _ABORT_TTL_MS, k.channel(task_id)),
             )
         return bool(done)

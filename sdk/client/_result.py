@@ -54,7 +54,17 @@ class TaskResult(Generic[T]):
     silently drop a task.
     """
 
-    __slots__ = ("__weakref__", "_client", "_due_ms", "_sent", "args", "fn_name", "id", "kwargs")
+    __slots__ = (
+        "__weakref__",
+        "_client",
+        "_due_ms",
+        "_priority",
+        "_sent",
+        "args",
+        "fn_name",
+        "id",
+        "kwargs",
+    )
 
     def __init__(
         self,
@@ -71,6 +81,7 @@ class TaskResult(Generic[T]):
         #: The task's id: random hex, or the idempotency key given to :meth:`start`.
         self.id = task_id
         self._due_ms = 0
+        self._priority = 0  # stream index; 0 = the client's default priority
         self._sent = False
 
     @classmethod
@@ -106,6 +117,7 @@ class TaskResult(Generic[T]):
         delay: float | timedelta | None,
         schedule: datetime | None,
         key: str | None,
+        priority: str | None,
     ) -> None:
         """Apply start options; shared by :meth:`start` and ``enqueue_many``."""
         if self._sent:
@@ -115,6 +127,8 @@ class TaskResult(Generic[T]):
                 raise ConfigurationError(f"key= must be a non-empty string, got {key!r}")
             self.id = key
         self._due_ms = _due_ms(delay, schedule)
+        if priority is not None:
+            self._priority = self._client.priority_index(priority)
 
     async def start(
         self,
@@ -122,6 +136,7 @@ class TaskResult(Generic[T]):
         delay: float | timedelta | None = None,
         schedule: datetime | None = None,
         key: str | None = None,
+        priority: str | None = None,
     ) -> TaskResult[T]:
         """Send the task (once) and return this handle.
 
@@ -130,11 +145,14 @@ class TaskResult(Generic[T]):
         :param key: idempotency key: becomes the task id, and while a task with this
             id is queued, scheduled or running, sending another one with the same key
             returns a handle to the live one instead of enqueueing a second.
+        :param priority: one of the queue's named priorities (``Worker(priorities=...)``);
+            workers take higher priorities first. Default: the queue's default priority.
         :raises RelayqError: the handle was already sent (and options were given).
+        :raises ConfigurationError: an unknown priority, or both delay and schedule.
         """
-        if self._sent and delay is None and schedule is None and key is None:
+        if self._sent and delay is None and schedule is None and key is None and priority is None:
             return self
-        self._prepare(delay, schedule, key)
+        self._prepare(delay, schedule, key, priority)
         await self._client._send(self)
         return self
 

@@ -44,12 +44,23 @@ _BACKOFF_MIN_S: Final = 0.05
 _BACKOFF_MAX_S: Final = 5.0
 
 
+def _discard_outcome(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
+def _priority_name(keys: Keys, stream: str) -> str:
+    # inverse of Keys.stream_for, for the promotion step of fetch.lua
+    return "default" if stream == keys.stream else stream[len(keys.stream) + 1 :]
+
+
 class Delivery:
     """One delivery of one task to this worker (one try)."""
 
     __slots__ = (
         "aborted",
         "entry_id",
+        "stream_index",
         "enqueue_ms",
         "fn_name",
         "lost",
@@ -60,8 +71,15 @@ class Delivery:
     )
 
     def __init__(
-        self, entry_id: bytes, task_id: str, payload: bytes, tries: int, aborted: bool
+        self,
+        stream_index: int,
+        entry_id: bytes,
+        task_id: str,
+        payload: bytes,
+        tries: int,
+        aborted: bool,
     ) -> None:
+        self.stream_index = stream_index  # 1-based, highest priority first
         self.entry_id = entry_id
         self.task_id = task_id
         self.payload = payload
@@ -105,6 +123,8 @@ class Consumer:
         *,
         redis: Redis,
         keys: Keys,
+        streams: list[str],
+        default_stream: int,
         listener: ResultListener,
         consumer: str,
         executor: Executor,
@@ -116,6 +136,9 @@ class Consumer:
     ) -> None:
         self._redis = redis
         self._keys = keys
+        self._streams = streams
+        self._default_stream = default_stream
+        self._names = [_priority_name(keys, s) for s in streams]
         self._listener = listener
         self._consumer = consumer
         self._executor = executor
@@ -129,8 +152,9 @@ class Consumer:
         self._running = 0
         self._room = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._block: asyncio.Task[Any] | None = None
-        self._settler = Settler(redis, keys, self._settled)
+        self._settler = Settler(redis, keys, streams, self._settled)
         self.stats = Stats()
 
     @property
@@ -141,6 +165,7 @@ class Consumer:
     def stop(self) -> None:
         """Stop fetching; :meth:`run` then hands back what it holds and returns."""
         self._stopping = True
+        self._stopped.set()
         self._room.set()
         if self._block is not None:
             self._block.cancel()
@@ -171,20 +196,19 @@ class Consumer:
                 await asyncio.gather(renewer, return_exceptions=True)
 
     async def ensure_group(self) -> None:
-        """Create the consumer group (and the stream) if they do not exist yet."""
-        try:
-            await command(
-                self._redis, "XGROUP", "CREATE", self._keys.stream, GROUP, "0", "MKSTREAM"
-            )
-        except rexc.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        """Create the consumer group (and the streams) if they do not exist yet."""
+        for stream in self._streams:
+            try:
+                await command(self._redis, "XGROUP", "CREATE", stream, GROUP, "0", "MKSTREAM")
+            except rexc.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     # -- fetching ------------------------------------------------------------------
 
     async def _fetch_forever(self) -> None:
         k = self._keys
-        keys = (k.tasks, k.tries, k.running, k.delayed, k.stream, k.wake, k.aborting)
+        keys = (k.tasks, k.tries, k.running, k.delayed, k.wake, k.aborting, k.prio, *self._streams)
         next_reclaim = 0.0
         backoff = _BACKOFF_MIN_S
         outage = False
@@ -199,9 +223,19 @@ class Consumer:
             if now >= next_reclaim:
                 next_reclaim = now + self._lease.reclaim_s
                 reclaim_ms = int(self._lease.lease_s * 1000)
-            argv = (GROUP, self._consumer, room, _wire.now_ms(), _MOVE_LIMIT, reclaim_ms, room)
+            argv = (
+                GROUP,
+                self._consumer,
+                room,
+                _wire.now_ms(),
+                _MOVE_LIMIT,
+                reclaim_ms,
+                room,
+                self._default_stream,
+                *self._names,
+            )
             try:
-                entries, next_due, last_id, last_wake = await FETCH(self._redis, keys, argv)
+                entries, next_due, last_ids = await FETCH(self._redis, keys, argv)
             except Exception as exc:
                 if await self._recover_fetch(exc, outage, backoff):
                     outage = True
@@ -221,12 +255,12 @@ class Consumer:
                     self._room.clear()
                     await self._room.wait()
                 continue
-            await self._wait_for_work(last_id, last_wake, next_due, next_reclaim)
+            await self._wait_for_work(last_ids, next_due, next_reclaim)
 
     async def _recover_fetch(self, exc: Exception, outage: bool, backoff: float) -> bool:
         """Handle a failed fetch; returns whether it counts as (part of) an outage."""
         if isinstance(exc, rexc.ResponseError) and "NOGROUP" in str(exc):
-            logger.warning("consumer group of %s vanished; recreating it", self._keys.stream)
+            logger.warning("consumer group of %s vanished; recreating it", self._streams)
             await self._try(self.ensure_group)
             return False
         if not outage:
@@ -238,9 +272,14 @@ class Consumer:
         return True
 
     def _take(self, entries: list[Any]) -> None:
-        for i in range(0, len(entries), 5):
+        for i in range(0, len(entries), 6):
             d = Delivery(
-                entries[i], entries[i + 1].decode(), entries[i + 2], entries[i + 3], entries[i + 4]
+                entries[i],
+                entries[i + 1],
+                entries[i + 2].decode(),
+                entries[i + 3],
+                entries[i + 4],
+                entries[i + 5],
             )
             self.held[d.entry_id] = d
             self._ready.append(d)
@@ -260,33 +299,30 @@ class Consumer:
                 return
 
     async def _wait_for_work(
-        self, last_id: bytes, last_wake: bytes, next_due: int, next_reclaim: float
+        self, last_ids: list[bytes], next_due: int, next_reclaim: float
     ) -> None:
         block_ms = min(_IDLE_BLOCK_MS, int((next_reclaim - time.monotonic()) * 1000))
         if next_due >= 0:
             block_ms = min(block_ms, int(next_due) - _wire.now_ms())
-        if block_ms <= 0:
+        if block_ms <= 0 or self._stopping:
             return
         k = self._keys
+        streams = (*self._streams, k.wake)
         self._block = asyncio.get_running_loop().create_task(
-            command(
-                self._redis,
-                "XREAD",
-                "BLOCK",
-                block_ms,
-                "STREAMS",
-                k.stream,
-                k.wake,
-                last_id,
-                last_wake,
-            )
+            command(self._redis, "XREAD", "BLOCK", block_ms, "STREAMS", *streams, *last_ids)
         )
+        stopped = asyncio.get_running_loop().create_task(self._stopped.wait())
         try:
-            # asyncio.wait: stop() cancels the read, which must not cancel us
-            await asyncio.wait((self._block,))
+            # asyncio.wait: stop() cancels the read, which must not cancel us. The cancel
+            # alone is not enough: on Python 3.11 redis-py's socket-timeout wait_for can
+            # swallow it (CPython gh-86296) and leave the read blocked for block_ms.
+            await asyncio.wait((self._block, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            stopped.cancel()
             block, self._block = self._block, None
-        if not block.cancelled() and block.exception() is not None:
+        if not block.done():
+            block.add_done_callback(_discard_outcome)  # ends with the connection pool
+        elif not block.cancelled() and block.exception() is not None:
             await asyncio.sleep(_BACKOFF_MIN_S)  # the next fetch reports the outage
 
     async def _try(self, fn: Callable[[], Any]) -> None:
@@ -349,10 +385,10 @@ class Consumer:
             for lo in range(0, len(held), _RENEW_CHUNK):
                 argv: list[Any] = [GROUP, self._consumer]
                 for d in held[lo : lo + _RENEW_CHUNK]:
-                    argv += (d.entry_id, d.task_id)
+                    argv += (d.stream_index, d.entry_id, d.task_id)
                 try:
                     lost, aborting = await RENEW(
-                        self._redis, (self._keys.stream, self._keys.aborting), argv
+                        self._redis, (self._keys.aborting, *self._streams), argv
                     )
                 except Exception as exc:
                     logger.warning("cannot renew leases (%s); will retry", exc)
@@ -405,9 +441,9 @@ class Consumer:
         k = self._keys
         argv: list[Any] = [GROUP, self._consumer]
         for d in deliveries:
-            argv += (d.entry_id, d.task_id)
+            argv += (d.stream_index, d.entry_id, d.task_id)
         try:
-            n = await RELEASE(self._redis, (k.tries, k.running, k.stream), argv)
+            n = await RELEASE(self._redis, (k.tries, k.running, *self._streams), argv)
         except Exception as exc:
             logger.warning(
                 "could not hand back %d tasks (%s); they return when their leases lapse",

@@ -62,11 +62,13 @@ class HealthReporter:
         worker, consumer = self._worker, self._consumer
         keys = worker.client.keys
         async with worker.redis.pipeline(transaction=False) as pipe:
-            pipe.xlen(keys.stream)
+            for stream in worker.client.streams:
+                pipe.xlen(stream)
             pipe.zcard(keys.delayed)
             pipe.info("memory")
             pipe.info("clients")
-            depth, delayed, memory, clients = await pipe.execute()
+            *depths, delayed, memory, clients = await pipe.execute()
+        depth = sum(depths)
         stats = consumer.stats
         return {
             "worker_id": worker.id,

@@ -136,7 +136,7 @@ class CronScheduler:
         try:
             result = await CRON(
                 client.redis,
-                (k.crons, k.tasks, k.stream, k.result(task_id)),
+                (k.crons, k.tasks, k.stream_for(client.default_priority), k.result(task_id)),
                 (job.name, tick_ms, task_id, payload, mode),
             )
         except Exception as exc:

@@ -44,10 +44,15 @@ class Settler:
     """
 
     def __init__(
-        self, redis: Redis, keys: Keys, on_settled: Callable[[Delivery, bool], None]
+        self,
+        redis: Redis,
+        keys: Keys,
+        streams: list[str],
+        on_settled: Callable[[Delivery, bool], None],
     ) -> None:
         self._redis = redis
         self._keys = keys
+        self._streams = streams
         self._on_settled = on_settled
         self._pending: list[Settlement] = []
         self._writer: asyncio.Task[None] | None = None
@@ -104,12 +109,13 @@ class Settler:
 
     async def _write(self, batch: list[Settlement]) -> list[int]:
         k = self._keys
-        keys = [k.tasks, k.tries, k.running, k.delayed, k.stream, k.wake, k.aborting, k.dead]
-        argv: list[Any] = [GROUP, len(batch), DEAD_LETTER_CAP]
+        keys = [k.tasks, k.tries, k.running, k.delayed, k.wake, k.aborting, k.dead, k.prio]
+        keys += self._streams
+        argv: list[Any] = [GROUP, len(batch), DEAD_LETTER_CAP, len(self._streams)]
         for s in batch:
             d = s.delivery
             keys.append(k.result(d.task_id))
-            argv += (d.entry_id, d.task_id, d.tries, s.action, s.data, s.ttl_ms)
-            argv += (k.channel(d.task_id), s.reason)
+            argv += (d.stream_index, d.entry_id, d.task_id, d.tries, s.action, s.data)
+            argv += (s.ttl_ms, k.channel(d.task_id), s.reason)
         result: list[int] = await FINISH(self._redis, keys, argv)
         return result

@@ -76,6 +76,10 @@ class Worker(Generic[Deps]):
     :param max_payload_bytes: refuse enqueued tasks whose payload is larger.
     :param signing_key: sign enqueued tasks and reject tasks that are unsigned or
         fail their HMAC check before decoding them (use the same key on clients).
+    :param priorities: named priorities, highest first; a worker takes tasks of a
+        higher priority before any of a lower one. Clients must use the same list.
+    :param default_priority: priority of tasks started without one (default
+        ``"default"`` if listed, else the lowest).
     :param worker_id: this worker's name in Redis; default ``host-pid-random``.
     """
 
@@ -98,6 +102,8 @@ class Worker(Generic[Deps]):
         grace_period: timedelta | float = _DEFAULT_GRACE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         signing_key: bytes | str | None = None,
+        priorities: Sequence[str] = ("default",),
+        default_priority: str | None = None,
         worker_id: str | None = None,
     ) -> None: ...
 
@@ -122,6 +128,8 @@ class Worker(Generic[Deps]):
         grace_period: timedelta | float = _DEFAULT_GRACE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         signing_key: bytes | str | None = None,
+        priorities: Sequence[str] = ("default",),
+        default_priority: str | None = None,
         worker_id: str | None = None,
     ) -> None: ...
 
@@ -143,6 +151,8 @@ class Worker(Generic[Deps]):
         grace_period: timedelta | float = _DEFAULT_GRACE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         signing_key: bytes | str | None = None,
+        priorities: Sequence[str] = ("default",),
+        default_priority: str | None = None,
         worker_id: str | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
@@ -164,6 +174,8 @@ class Worker(Generic[Deps]):
             deserializer=deserializer,
             max_payload_bytes=max_payload_bytes,
             signing_key=signing_key,
+            priorities=priorities,
+            default_priority=default_priority,
         )
         self.queue_name = queue_name
         self.concurrency = concurrency
@@ -354,6 +366,8 @@ class Worker(Generic[Deps]):
                 consumer = self._consumer = Consumer(
                     redis=self.redis,
                     keys=self.client.keys,
+                    streams=self.client.streams,
+                    default_stream=self.client.priority_index(None),
                     listener=self.client.listener,
                     consumer=self.id,
                     executor=Executor(
