@@ -15,6 +15,8 @@ script only ever touches one slot::
                                  workers blocked on the streams wake up to take it in time
     relayq:{q}:result:<id>       string, the encoded outcome, with the task's result TTL
     relayq:{q}:done:<id>         pub/sub channel the outcome is published on
+    relayq:{q}:inbox:<client>    pub/sub channel of one client: outcomes of the tasks
+                                 it sent with a waiter, so it need not subscribe per task
     relayq:{q}:aborting          hash  task id -> 1 while an abort of a running task is pending
     relayq:{q}:crons             hash  cron job name -> last tick (ms) enqueued for it
     relayq:{q}:dead              stream of dead-lettered entries (bad input), capped
@@ -103,6 +105,10 @@ class Keys:
     def task_id_of_channel(self, channel: str) -> str:
         """Inverse of :meth:`channel` (used by the result listener to route messages)."""
         return channel[len(self._channel_prefix) :]
+
+    def inbox(self, client_id: str) -> str:
+        """Pub/sub channel on which a client receives the outcomes of tasks it awaits."""
+        return self.base + "inbox:" + client_id
 
     def worker(self, worker_id: str) -> str:
         """Key holding the last health record of worker ``worker_id``."""

@@ -8,7 +8,9 @@ without relayq ever interpreting them.
 
 Task payload (value in the ``tasks`` hash)::
 
-    [1, fn_name: str, enqueue_ms: int, data: bytes]        data = serializer([args, kwargs])
+    [1, fn_name: str, enqueue_ms: int, data: bytes, reply_to: str]
+        data = serializer([args, kwargs]); reply_to = the sending client's inbox
+        channel when a caller waits for the outcome, else ""
 
 With a ``signing_key`` the stored payload is ``b"rqS1" + HMAC-SHA256(key, body) + body``
 and a worker verifies it before decoding anything.
@@ -18,6 +20,10 @@ Outcome (value of ``result:<id>`` and the message on ``done:<id>``)::
     [1, kind: int, body, tries, enqueue_ms, start_ms, finish_ms, worker_id, fn_name]
         kind 0 = success, body = serializer(return value)
         kind 1/2/3 = failed/timed out/aborted, body = [exc_type, message, traceback]
+
+Inbox message (on a client's ``inbox:<client>`` channel; built by ``finish.lua``)::
+
+    b"<len(task_id)>:" + task_id + outcome
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ __all__ = [
     "KIND_TIMED_OUT",
     "DecodedTask",
     "decode_header",
+    "decode_inbox_message",
     "decode_health",
     "decode_outcome",
     "decode_task",
@@ -123,6 +130,7 @@ def encode_task(
     kwargs: dict[str, Any],
     at_ms: int,
     signing_key: bytes | None = None,
+    reply_to: str = "",
 ) -> bytes:
     """Encode (and, with a key, sign) one task for the ``tasks`` hash.
 
@@ -131,7 +139,7 @@ def encode_task(
     # a list, not the tuple: the codec encodes tuples as an extension type (slower),
     # and json would turn it into a list anyway
     data = _user_bytes(serializer, [list(args), kwargs], f"the arguments of task {fn_name!r}")
-    return sign(_packb([_VERSION, fn_name, at_ms, data]), signing_key)
+    return sign(_packb([_VERSION, fn_name, at_ms, data, reply_to]), signing_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +150,7 @@ class DecodedTask:
     enqueue_ms: int
     args: list[Any]
     kwargs: dict[str, Any]
+    reply_to: str
 
 
 def decode_task(
@@ -152,18 +161,20 @@ def decode_task(
     """
     payload = unsign(payload, signing_key)
     try:
-        version, fn_name, enqueue_ms, data = msgpack.unpackb(payload, raw=False)
+        version, fn_name, enqueue_ms, data, reply_to = msgpack.unpackb(payload, raw=False)
     except Exception as exc:
         raise SerializationError(f"undecodable task payload ({len(payload)} bytes): {exc}") from exc
     if version != _VERSION or not isinstance(fn_name, str) or not isinstance(enqueue_ms, int):
         raise SerializationError(f"unknown task payload layout (version {version!r})")
+    if not isinstance(reply_to, str):
+        raise SerializationError("task payload has an invalid reply channel")
     try:
         args, kwargs = deserializer(data)
     except Exception as exc:
         raise SerializationError(f"cannot deserialize the arguments of {fn_name!r}: {exc}") from exc
     if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
         raise SerializationError(f"arguments of {fn_name!r} are not [args, kwargs]")
-    return DecodedTask(fn_name, enqueue_ms, list(args), kwargs)
+    return DecodedTask(fn_name, enqueue_ms, list(args), kwargs, reply_to)
 
 
 def peek_fn_name(payload: bytes) -> str | None:
@@ -257,7 +268,7 @@ def decode_header(payload: bytes) -> tuple[str, int]:
     if payload[:4] == _SIGNED:
         payload = payload[4 + _MAC_LEN :]
     try:
-        _v, fn_name, enqueue_ms, _data = msgpack.unpackb(payload, raw=False)
+        _v, fn_name, enqueue_ms, *_rest = msgpack.unpackb(payload, raw=False)
     except Exception as exc:
         raise SerializationError(f"undecodable task payload: {exc}") from exc
     return str(fn_name), int(enqueue_ms)
@@ -274,3 +285,10 @@ def decode_health(raw: bytes) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise SerializationError("health record is not a map")
     return record
+
+
+def decode_inbox_message(message: bytes) -> tuple[str, bytes]:
+    """Split an inbox message into ``(task_id, outcome)``."""
+    colon = message.index(b":")
+    end = colon + 1 + int(message[:colon])
+    return message[colon + 1 : end].decode(), message[end:]

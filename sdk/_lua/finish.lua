@@ -8,8 +8,9 @@
 -- KEYS[6] aborting   KEYS[7] dead-letter stream   KEYS[8] prio hash
 -- KEYS[9 .. 8+S] the priority streams; KEYS[8+S+i] result key of the i-th settlement
 -- ARGV[1] group   ARGV[2] n   ARGV[3] dead-letter cap   ARGV[4] S
---   then per settlement 9 values:
---   stream index, entry_id, task_id, try, action, outcome, ttl_ms, channel, reason
+--   then per settlement 10 values:
+--   stream index, entry_id, task_id, try, action, outcome, ttl_ms, channel, reason,
+--   reply channel ('' = none: the sending client's inbox, see sdk/_wire.py)
 --   action 'd' (done): store the outcome for ttl_ms (-1 = forever, 0 = not at all),
 --                      publish it on channel, forget the task
 --   action 'x' (dead): as 'd', and also copy the task to the dead-letter stream
@@ -22,7 +23,7 @@ local group, n, dead_cap, s = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ton
 local scheduled = false
 local applied = {}
 for i = 1, n do
-    local b = 5 + (i - 1) * 9
+    local b = 5 + (i - 1) * 10
     local stream = KEYS[8 + tonumber(ARGV[b])]
     local entry_id, id, try, action = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
     if redis.call('HGET', tries, id) ~= try then
@@ -56,6 +57,9 @@ for i = 1, n do
                 redis.call('SET', KEYS[8 + s + i], outcome)
             end
             redis.call('PUBLISH', ARGV[b + 7], outcome)
+            if ARGV[b + 9] ~= '' then
+                redis.call('PUBLISH', ARGV[b + 9], #id .. ':' .. id .. outcome)
+            end
         end
         applied[i] = 1
     end

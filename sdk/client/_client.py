@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Final, TypeVar
@@ -153,6 +154,9 @@ class Client:
         self._priority_index = {p: i + 1 for i, p in enumerate(self.priorities)}
         self._redis: Redis | None = None
         self._listener: ResultListener | None = None
+        #: This client's inbox channel: outcomes of the tasks it sends from
+        #: ``.result()``/``.outcome()`` come here, so no per-task subscription is needed.
+        self.inbox = self.keys.inbox(os.urandom(8).hex())
         self._entered = 0
         # group commit of single enqueues: one call goes out directly; calls made
         # while it is in flight are sent together in one EVALSHA by `_flusher`
@@ -192,11 +196,13 @@ class Client:
             raise RedisUnavailable(f"cannot connect to Redis at {self.redis_url}: {exc}") from exc
         self._redis = redis
         self._listener = ResultListener.acquire(redis, self.redis_url)
+        await self._listener.open_inbox(self.inbox)
 
     async def _close(self) -> None:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         if self._listener is not None:
+            self._listener.close_inbox(self.inbox)
             await self._listener.release()
             self._listener = None
         if self._redis is not None:
@@ -257,9 +263,15 @@ class Client:
 
     # -- sending ---------------------------------------------------------------------
 
-    def _encode(self, handle: TaskResult[Any]) -> bytes:
+    def _encode(self, handle: TaskResult[Any], reply_to: str = "") -> bytes:
         payload = encode_task(
-            self.serializer, handle.fn_name, handle.args, handle.kwargs, now_ms(), self.signing_key
+            self.serializer,
+            handle.fn_name,
+            handle.args,
+            handle.kwargs,
+            now_ms(),
+            self.signing_key,
+            reply_to,
         )
         if len(payload) > self.max_payload_bytes:
             raise PayloadTooLarge(
@@ -295,9 +307,9 @@ class Client:
             argv += (handle.id, payload, handle._due_ms, index, name)
         return keys, argv
 
-    async def _send(self, handle: TaskResult[Any]) -> None:
+    async def _send(self, handle: TaskResult[Any], reply_to: str = "") -> None:
         redis = self.redis
-        payload = self._encode(handle)
+        payload = self._encode(handle, reply_to)
         if self._direct_busy:
             fut = asyncio.get_running_loop().create_future()
             self._pending.append((handle, payload, fut))
@@ -358,15 +370,20 @@ class Client:
 
     async def _wait(self, handle: TaskResult[T], timeout: float | None) -> TaskOutcome[T]:
         listener = self.listener
+        # a task sent right here names our inbox as its reply channel, unless its id
+        # is shared (key/unique): then a live twin may absorb the send, and only the
+        # per-task channel is sure to carry the outcome
+        inbox = None if handle._fixed_id else self.inbox
 
         async def send() -> None:
-            await self._send(handle)
+            await self._send(handle, inbox or "")
 
         raw = await listener.wait(
             self.keys.channel(handle.id),
             self.keys.result(handle.id),
             None if handle._sent else send,
             timeout,
+            None if inbox is None else (inbox, handle.id),
         )
         return decode_outcome(self.deserializer, handle.id, raw)
 

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 
 from .._redis import is_unavailable
+from .._wire import decode_inbox_message
 from ..errors import ResultTimeout
 
 __all__ = ["ResultListener"]
@@ -74,17 +75,24 @@ class _Waiter:
 class _Channel:
     """Subscription state of one channel: who waits, and what Redis knows."""
 
-    __slots__ = ("callbacks", "state", "waiters")
+    __slots__ = ("callbacks", "routes", "state", "waiters")
 
     # state: "new" (to subscribe), "subscribing" (sent), "active", "unsubscribing" (sent)
     def __init__(self) -> None:
         self.state = "new"
         self.waiters: list[_Waiter] = []
         self.callbacks: list[Callable[[bytes], None]] = []
+        # an inbox: messages carry a task id and go to that task's waiters only
+        self.routes: dict[str, list[_Waiter]] | None = None
 
     @property
     def wanted(self) -> bool:
-        return bool(self.waiters or self.callbacks)
+        return bool(self.waiters or self.callbacks) or self.routes is not None
+
+    def all_waiters(self) -> list[_Waiter]:
+        if self.routes is None:
+            return self.waiters
+        return [w for ws in self.routes.values() for w in ws]
 
 
 class ResultListener:
@@ -155,12 +163,40 @@ class ResultListener:
 
     # -- waiting -------------------------------------------------------------------
 
+    async def open_inbox(self, channel: str) -> None:
+        """Subscribe to a client's inbox channel and wait until Redis confirmed it."""
+        entry = self._channels.get(channel)
+        if entry is None:
+            entry = self._channels[channel] = _Channel()
+        entry.routes = {}
+        confirmed = _Waiter()
+        entry.routes[""] = [confirmed]  # never a task id: only sees the confirmation
+        try:
+            self._mark_dirty(channel)
+            while not confirmed.ready:
+                await confirmed.changed()
+        finally:
+            del entry.routes[""]
+
+    def close_inbox(self, channel: str) -> None:
+        """Stop listening on an inbox channel."""
+        entry = self._channels.get(channel)
+        if entry is not None and entry.routes is not None:
+            entry.routes = None
+            self._mark_dirty(channel)
+
+    def inbox_ready(self, channel: str) -> bool:
+        """Whether the inbox is subscribed right now (else callers subscribe per task)."""
+        entry = self._channels.get(channel)
+        return entry is not None and entry.routes is not None and entry.state == "active"
+
     async def wait(
         self,
         channel: str,
         result_key: str,
         send: Callable[[], Awaitable[None]] | None,
         timeout: float | None,
+        inbox: tuple[str, str] | None = None,
     ) -> bytes:
         """Wait for the outcome published on ``channel`` (or already stored at ``result_key``).
 
@@ -168,12 +204,18 @@ class ResultListener:
             it runs once the subscription is confirmed, and then no stored outcome
             can exist yet. ``None`` for a task sent earlier.
         :param timeout: seconds to wait in all, ``None`` for no limit.
+        :param inbox: ``(inbox channel, task id)`` when ``send`` names this inbox as the
+            task's reply channel: the outcome arrives there, and no per-task
+            subscription (one round trip) is needed.
         :raises ResultTimeout: no outcome within ``timeout``.
         """
         if self._closed:
             raise RuntimeError("the result listener was closed (the client is not connected)")
         waiter = _Waiter()
-        entry = self._watch(channel, waiter)
+        route = None
+        if inbox is not None and send is not None and self.inbox_ready(inbox[0]):
+            channel, route = inbox
+        entry = self._watch(channel, waiter, route)
         timer = None
         if timeout is not None:
             timer = asyncio.get_running_loop().call_later(timeout, waiter.expire)
@@ -194,7 +236,7 @@ class ResultListener:
         finally:
             if timer is not None:
                 timer.cancel()
-            self._unwatch(channel, entry, waiter)
+            self._unwatch(channel, entry, waiter, route)
 
     def listen(self, channel: str, callback: Callable[[bytes], None]) -> Callable[[], None]:
         """Call ``callback(message)`` for every message on ``channel`` until the
@@ -239,10 +281,15 @@ class ResultListener:
                     waiter.result = raw if isinstance(raw, bytes) else raw.encode()
                     waiter.wake()
 
-    def _watch(self, channel: str, waiter: _Waiter) -> _Channel:
+    def _watch(self, channel: str, waiter: _Waiter, route: str | None) -> _Channel:
         entry = self._channels.get(channel)
         if entry is None:
             entry = self._channels[channel] = _Channel()
+        if route is not None and entry.routes is not None:
+            # an active inbox: nothing to subscribe, the task is not sent yet
+            entry.routes.setdefault(route, []).append(waiter)
+            waiter.ready = True
+            return entry
         entry.waiters.append(waiter)
         if entry.state == "active":
             waiter.ready = True
@@ -250,7 +297,14 @@ class ResultListener:
             self._mark_dirty(channel)
         return entry
 
-    def _unwatch(self, channel: str, entry: _Channel, waiter: _Waiter) -> None:
+    def _unwatch(self, channel: str, entry: _Channel, waiter: _Waiter, route: str | None) -> None:
+        if route is not None:
+            waiters = entry.routes.get(route, []) if entry.routes is not None else []
+            if waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters and entry.routes is not None:
+                    del entry.routes[route]
+            return
         entry.waiters.remove(waiter)
         if not entry.wanted:
             self._mark_dirty(channel)
@@ -356,8 +410,23 @@ class ResultListener:
             # drop the socket without awaiting: the reader is the only user of it
             asyncio.get_running_loop().create_task(conn.disconnect())
         for entry in self._channels.values():
-            for waiter in entry.waiters:
+            for waiter in entry.all_waiters():
                 waiter.ready = waiter.checked = False
+
+    def _deliver(self, channel: str, entry: _Channel, data: bytes) -> None:
+        if entry.routes is not None:
+            task_id, data = decode_inbox_message(data)
+            waiters = entry.routes.get(task_id, [])
+        else:
+            waiters = entry.waiters
+        for waiter in waiters:
+            waiter.result = data
+            waiter.wake()
+        for callback in list(entry.callbacks):
+            try:
+                callback(data)
+            except Exception:
+                logger.exception("pub/sub callback for %s failed", channel)
 
     def _dispatch(self, reply: Any) -> None:
         if reply[0] == b"pong":
@@ -368,17 +437,10 @@ class ResultListener:
         if entry is None:
             return
         if kind == b"message":
-            for waiter in entry.waiters:
-                waiter.result = data
-                waiter.wake()
-            for callback in list(entry.callbacks):
-                try:
-                    callback(data)
-                except Exception:
-                    logger.exception("pub/sub callback for %s failed", channel)
+            self._deliver(channel, entry, data)
         elif kind == b"subscribe":
             entry.state = "active"
-            for waiter in entry.waiters:
+            for waiter in entry.all_waiters():
                 waiter.ready = True
                 waiter.wake()
             if not entry.wanted:

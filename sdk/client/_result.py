@@ -58,6 +58,7 @@ class TaskResult(Generic[T]):
         "__weakref__",
         "_client",
         "_due_ms",
+        "_fixed_id",
         "_priority",
         "_sent",
         "args",
@@ -81,6 +82,8 @@ class TaskResult(Generic[T]):
         #: The task's id: random hex, or the idempotency key given to :meth:`start`.
         self.id = task_id
         self._due_ms = 0
+        # an id chosen from a key or the arguments: another caller may share the task
+        self._fixed_id = False
         self._priority = 0  # stream index; 0 = the client's default priority
         self._sent = False
 
@@ -126,6 +129,7 @@ class TaskResult(Generic[T]):
             if not isinstance(key, str) or not key:
                 raise ConfigurationError(f"key= must be a non-empty string, got {key!r}")
             self.id = key
+            self._fixed_id = True
         self._due_ms = _due_ms(delay, schedule)
         if priority is not None:
             self._priority = self._client.priority_index(priority)

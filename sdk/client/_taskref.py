@@ -62,11 +62,17 @@ class TaskRef(Generic[P, R]):
 
         ``n = await fetch.enqueue(url).result()`` sends it and waits for the value.
         """
-        if self.unique:
-            task_id = unique_task_id(self._client, self.name, args, kwargs)
-        else:
-            task_id = new_task_id()
-        return TaskResult(self._client, self.name, args, kwargs, task_id)
+        if not self.unique:
+            return TaskResult(self._client, self.name, args, kwargs, new_task_id())
+        handle: TaskResult[R] = TaskResult(
+            self._client,
+            self.name,
+            args,
+            kwargs,
+            unique_task_id(self._client, self.name, args, kwargs),
+        )
+        handle._fixed_id = True
+        return handle
 
     def handle(self, task_id: str) -> TaskResult[R]:
         """A handle on an already-sent call of this task, by id (to wait, abort, ...)."""

@@ -65,6 +65,7 @@ class Delivery:
         "fn_name",
         "lost",
         "payload",
+        "reply_to",
         "task",
         "task_id",
         "tries",
@@ -86,6 +87,7 @@ class Delivery:
         self.tries = tries
         self.fn_name = "?"
         self.enqueue_ms = 0
+        self.reply_to = ""  # the inbox of a client awaiting the outcome, once decoded
         self.lost = False  # our lease lapsed and another worker took the task over
         self.aborted = aborted  # handle.abort() asked for it while it was running
         self.task: asyncio.Task[None] | None = None
@@ -422,10 +424,11 @@ class Consumer:
                 for task in late:
                     task.cancel()
                 await asyncio.wait(late)
-                cancelled = [
-                    d for d in self.held.values() if d.task is not None and d.task.cancelled()
-                ]
-                await self._release(cancelled)
+            # cancelled by the grace deadline or by force() (a second signal)
+            cancelled = [
+                d for d in self.held.values() if d.task is not None and d.task.cancelled()
+            ]
+            await self._release(cancelled)
         try:
             await asyncio.wait_for(self._settler.drain(), timeout=max(self._grace_s, 5.0))
         except asyncio.TimeoutError:

@@ -124,8 +124,6 @@ class Executor:
             task, decoded = self._resolve(delivery)
         except _Failure as failure:
             return self._rejected(delivery, failure, start_ms)
-        delivery.fn_name = task.name
-        delivery.enqueue_ms = decoded.enqueue_ms
         opts = task.options
         if delivery.tries > opts.max_tries:
             return self.poison(delivery, opts.max_tries)  # type: ignore[return-value]
@@ -182,6 +180,7 @@ class Executor:
             raise _Failure(type(exc).__name__, str(exc)) from None
         delivery.fn_name = decoded.fn_name
         delivery.enqueue_ms = decoded.enqueue_ms
+        delivery.reply_to = decoded.reply_to
         task = self._tasks.get(decoded.fn_name)
         if task is None:
             known = ", ".join(sorted(self._tasks)) or "none"

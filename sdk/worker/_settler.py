@@ -116,6 +116,6 @@ class Settler:
             d = s.delivery
             keys.append(k.result(d.task_id))
             argv += (d.stream_index, d.entry_id, d.task_id, d.tries, s.action, s.data)
-            argv += (s.ttl_ms, k.channel(d.task_id), s.reason)
+            argv += (s.ttl_ms, k.channel(d.task_id), s.reason, d.reply_to)
         result: list[int] = await FINISH(self._redis, keys, argv)
         return result

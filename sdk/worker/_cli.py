@@ -1,0 +1,357 @@
+"""The ``relayq`` command line: ``run`` a worker, show a queue's ``status``, run the ``demo``.
+
+::
+
+    relayq run examples.app:worker [--workers N] [--burst] [--reload] [--uvloop] [--verbose]
+    relayq status examples.app:worker [--watch] [--interval S]
+    relayq demo
+
+``MODULE:ATTR`` names a :class:`~sdk.worker.Worker` object; the current directory
+is put first on ``sys.path`` so a project's own modules import as they do in its
+tests. ``run`` with ``--workers`` or ``--reload`` supervises child processes of
+this same command (see :mod:`sdk.worker._reload`); otherwise the worker runs in
+this process and the exit code is 0 after a graceful SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+
+from .. import __version__
+from .._redis import translate_errors
+from .._wire import decode_health
+from ..client import Client
+from ..errors import RelayqError
+from ._worker import Worker
+
+__all__ = [
+    "QueueStatus",
+    "cli",
+    "format_status",
+    "load_worker",
+    "main",
+    "read_status",
+    "redact_url",
+    "run_worker",
+    "setup_logging",
+]
+
+logger = logging.getLogger("relayq.cli")
+
+_LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s [%(process)d] %(name)s: %(message)s"
+
+
+def setup_logging(verbose: bool) -> None:
+    """One line per event on stderr: INFO by default, DEBUG with ``--verbose``.
+
+    Per-task lines come from the ``relayq.worker`` logger at INFO.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format=_LOG_FORMAT,
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+    # watchfiles logs every detected change at INFO; `--reload` logs its own line
+    logging.getLogger("watchfiles").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``, for logs and output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise click.BadParameter(
+            f"expected MODULE:ATTR, e.g. examples.app:worker; got {target!r}",
+            param_hint="'MODULE:ATTR'",
+        )
+    return module_name, attr
+
+
+def _import_module(module_name: str) -> Any:
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        # what `python -m` does: the project's own packages import from where we run
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = exc.name or ""
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
+            raise click.ClickException(
+                f"cannot import module {module_name!r}: {exc}. Run relayq from the directory "
+                f"that contains it (now {cwd}) or add that directory to PYTHONPATH."
+            ) from None
+        raise _import_error(module_name, exc) from None
+    except Exception as exc:
+        raise _import_error(module_name, exc) from None
+
+
+def _import_error(module_name: str, exc: BaseException) -> click.ClickException:
+    report = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+    # the user's frames are the story; ours and importlib's are noise
+    report.stack = traceback.StackSummary.from_list(
+        [f for f in report.stack if f.filename != __file__ and "importlib" not in f.filename]
+    )
+    text = "".join(report.format())
+    return click.ClickException(f"importing {module_name!r} raised an exception:\n{text}")
+
+
+def load_worker(target: str) -> Worker[Any]:
+    """Import ``MODULE:ATTR`` and return the :class:`Worker` it names.
+
+    :raises click.ClickException: the import fails, the attribute is missing, or
+        it is not a ``Worker`` (the message says which).
+    :raises click.BadParameter: ``target`` is not of the form ``MODULE:ATTR``.
+    """
+    module_name, attr = _split_target(target)
+    obj = _import_module(module_name)
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise click.ClickException(
+                f"module {module_name!r} has no attribute {attr!r}"
+            ) from None
+    if not isinstance(obj, Worker):
+        raise click.ClickException(
+            f"{target!r} is a {type(obj).__name__}, not a relayq Worker "
+            "(it should name e.g. `worker = Worker(...)`)"
+        )
+    return obj
+
+
+def _loop_runner(use_uvloop: bool) -> Callable[[Coroutine[Any, Any, None]], None]:
+    if not use_uvloop:
+        return asyncio.run
+    try:
+        import uvloop
+    except ImportError:
+        raise click.ClickException("--uvloop needs uvloop: pip install 'relayq[uvloop]'") from None
+    run: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
+    return run
+
+
+def run_worker(worker: Worker[Any], *, burst: bool = False, use_uvloop: bool = False) -> int:
+    """Run ``worker`` in this process until it stops; return the process exit code.
+
+    0 after a graceful stop (SIGTERM, SIGINT, or a drained queue with ``burst``);
+    1 when the worker cannot run (e.g. Redis is unreachable); 130 on an interrupt
+    that arrived before the worker installed its signal handlers.
+    """
+    runner = _loop_runner(use_uvloop)
+    from ._reload import exit_with_supervisor
+
+    exit_with_supervisor()
+    logger.info(
+        "relayq %s: worker for queue %r on %s%s",
+        __version__,
+        worker.queue_name,
+        redact_url(worker.client.redis_url),
+        " (burst)" if burst else "",
+    )
+    try:
+        runner(worker.run(burst=burst))
+    except KeyboardInterrupt:
+        return 130
+    except RelayqError as exc:
+        logger.error("%s", exc)
+        return 1
+    return 0
+
+
+# -- status ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """A snapshot of one queue for ``relayq status``.
+
+    :ivar depth: entries in the queue's stream (ready tasks, including those a worker
+        has taken and not settled yet).
+    :ivar scheduled: delayed tasks not due yet.
+    :ivar running: tasks a worker holds a lease on.
+    :ivar workers: the live workers' health records, sorted by worker id.
+    """
+
+    queue_name: str
+    depth: int
+    scheduled: int
+    running: int
+    workers: list[dict[str, Any]]
+
+
+async def read_status(client: Client) -> QueueStatus:
+    """Read a queue's counters and its workers' health records (``client`` connected)."""
+    keys, redis = client.keys, client.redis
+    with translate_errors():
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(keys.stream)
+            pipe.zcard(keys.delayed)
+            pipe.hlen(keys.running)
+            depth, scheduled, running = await pipe.execute()
+        names = [name async for name in redis.scan_iter(match=keys.workers_pattern, count=500)]
+        raws = await redis.mget(names) if names else []
+    workers = []
+    for raw in raws:
+        if not isinstance(raw, bytes):  # None: expired between SCAN and MGET
+            continue
+        try:
+            workers.append(decode_health(raw))
+        except Exception as exc:  # a record from another version must not hide the rest
+            logger.debug("skipping an undecodable health record: %s", exc)
+    workers.sort(key=lambda record: str(record.get("worker_id", "")))
+    return QueueStatus(client.queue_name, int(depth), int(scheduled), int(running), workers)
+
+
+def format_status(status: QueueStatus, now: float) -> str:
+    """Render a :class:`QueueStatus`: the queue line, then one line per live worker."""
+    lines = [
+        f"queue {status.queue_name}: depth={status.depth} scheduled={status.scheduled} "
+        f"running={status.running} workers={len(status.workers)}"
+    ]
+    for w in status.workers:
+        age = max(0, round(now - float(w.get("heartbeat", now))))
+        lines.append(
+            f"  worker {w.get('worker_id', '?')}  host={w.get('host', '?')} pid={w.get('pid', '?')}"
+            f"  done={w.get('done', 0)} failed={w.get('failed', 0)} retried={w.get('retried', 0)}"
+            f" running={w.get('running', 0)}  heartbeat {age}s ago"
+        )
+    return "\n".join(lines)
+
+
+async def _show_status(client: Client, watch: bool, interval: float) -> None:
+    async with client:
+        while True:
+            text = format_status(await read_status(client), time.time())
+            if watch and sys.stdout.isatty():
+                click.clear()
+            click.echo(text)
+            if not watch:
+                return
+            click.echo(f"(every {interval:g}s; Ctrl-C to stop)\n" if sys.stdout.isatty() else "")
+            await asyncio.sleep(interval)
+
+
+# -- commands ----------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="relayq")
+def cli() -> None:
+    """relayq: a typed, async, RPC-style task queue on Redis."""
+
+
+@cli.command()
+@click.argument("target", metavar="MODULE:ATTR")
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes to run, as child processes of this one.",
+)
+@click.option("--burst", is_flag=True, help="Exit once nothing is queued, running or due.")
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="Restart when a .py file under the current directory changes (relayq[reload]).",
+)
+@click.option("--uvloop", "use_uvloop", is_flag=True, help="Use uvloop (relayq[uvloop]).")
+@click.option("--verbose", "-v", is_flag=True, help="Log at DEBUG instead of INFO.")
+def run(
+    target: str, workers: int, burst: bool, reload: bool, use_uvloop: bool, verbose: bool
+) -> None:
+    """Run the worker MODULE:ATTR (e.g. examples.app:worker) until SIGTERM or Ctrl-C."""
+    setup_logging(verbose)
+    _split_target(target)
+    child_args = ["run", target]
+    child_args += ["--burst"] * burst + ["--uvloop"] * use_uvloop + ["--verbose"] * verbose
+    if use_uvloop:
+        _loop_runner(True)  # fail here, not in every child
+    if reload:
+        from ._reload import run_with_reload, worker_command
+
+        if workers > 1:
+            child_args += ["--workers", str(workers)]
+        raise SystemExit(run_with_reload(worker_command(child_args), os.getcwd()))
+    if workers > 1:
+        from ._reload import supervise, worker_command
+
+        load_worker(target)  # one clear error here instead of one per child
+        raise SystemExit(supervise(worker_command(child_args), workers))
+    raise SystemExit(run_worker(load_worker(target), burst=burst, use_uvloop=use_uvloop))
+
+
+@cli.command()
+@click.argument("target", metavar="MODULE:ATTR")
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between refreshes with --watch.",
+)
+def status(target: str, watch: bool, interval: float) -> None:
+    """Show the queue of worker MODULE:ATTR: depth, scheduled, running, live workers."""
+    logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
+    worker = load_worker(target)
+    try:
+        asyncio.run(_show_status(worker.client, watch, interval))
+    except KeyboardInterrupt:
+        pass
+    except RelayqError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option(
+    "--tasks",
+    type=click.IntRange(min=1, max=1_000_000),
+    default=5000,
+    show_default=True,
+    help="No-op tasks for the throughput figure.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Show the worker's log lines too.")
+def demo(tasks: int, verbose: bool) -> None:
+    """Start a throwaway redis-server and a worker for examples/, make typed calls.
+
+    Uses $REDIS_URL instead of starting redis-server when it is set.
+    """
+    from ._demo import run_demo
+
+    raise SystemExit(run_demo(tasks=tasks, verbose=verbose))
+
+
+def main() -> None:
+    """Entry point of the ``relayq`` console script."""
+    cli.main(prog_name="relayq")
+
+
+if __name__ == "__main__":
+    main()
