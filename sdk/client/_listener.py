@@ -27,6 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 
+from .._aio import stop_task
 from .._redis import is_unavailable
 from .._wire import decode_inbox_message
 from ..errors import ResultTimeout
@@ -142,16 +143,8 @@ class ResultListener:
         per_loop = self._registry.get(asyncio.get_running_loop(), {})
         if per_loop.get(self._url) is self:
             del per_loop[self._url]
-        tasks = (self._reader, self._flusher, self._checker)
-        for task in tasks:
-            if task is not None:
-                task.cancel()
-        for task in tasks:
-            if task is not None:
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
+        for task in (self._reader, self._flusher, self._checker):
+            await stop_task(task)
         if self._conn is not None:
             await self._conn.disconnect()
             self._conn = None

@@ -27,6 +27,7 @@ from redis import exceptions as rexc
 from redis.asyncio import Redis
 
 from .. import _wire
+from .._aio import stop_task
 from .._keys import GROUP, Keys
 from .._redis import FETCH, RELEASE, RENEW, command, is_unavailable
 from ..client._listener import ResultListener
@@ -47,6 +48,12 @@ _BACKOFF_MAX_S: Final = 5.0
 def _discard_outcome(task: asyncio.Task[Any]) -> None:
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
+def _raw_id(task_id: str) -> bytes:
+    """A delivery's task id as the bytes Redis holds (the inverse of the decoding in
+    ``Consumer._take``; redis-py's strict UTF-8 would refuse an escaped id)."""
+    return task_id.encode("utf-8", "surrogateescape")
 
 
 def _priority_name(keys: Keys, stream: str) -> str:
@@ -154,7 +161,9 @@ class Consumer:
         self._running = 0
         self._room = asyncio.Event()
         self._stopping = False
-        self._stopped = asyncio.Event()
+        # resolved by stop(); a future (not an Event) so an idle wait can include it
+        # in asyncio.wait without a task per wait
+        self._stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._block: asyncio.Task[Any] | None = None
         self._settler = Settler(redis, keys, streams, self._settled)
         self.stats = Stats()
@@ -167,7 +176,8 @@ class Consumer:
     def stop(self) -> None:
         """Stop fetching; :meth:`run` then hands back what it holds and returns."""
         self._stopping = True
-        self._stopped.set()
+        if not self._stopped.done():
+            self._stopped.set_result(None)
         self._room.set()
         if self._block is not None:
             self._block.cancel()
@@ -194,8 +204,7 @@ class Consumer:
                 await self._shutdown()
             finally:
                 unlisten()
-                renewer.cancel()
-                await asyncio.gather(renewer, return_exceptions=True)
+                await stop_task(renewer)
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and the streams) if they do not exist yet."""
@@ -278,7 +287,10 @@ class Consumer:
             d = Delivery(
                 entries[i],
                 entries[i + 1],
-                entries[i + 2].decode(),
+                # an id that is not UTF-8 (written by something other than relayq)
+                # must not stop the worker: it round-trips through surrogateescape
+                # (see _raw_id) and its payload fails as bad input
+                entries[i + 2].decode("utf-8", "surrogateescape"),
                 entries[i + 3],
                 entries[i + 4],
                 entries[i + 5],
@@ -313,14 +325,12 @@ class Consumer:
         self._block = asyncio.get_running_loop().create_task(
             command(self._redis, "XREAD", "BLOCK", block_ms, "STREAMS", *streams, *last_ids)
         )
-        stopped = asyncio.get_running_loop().create_task(self._stopped.wait())
         try:
             # asyncio.wait: stop() cancels the read, which must not cancel us. The cancel
             # alone is not enough: on Python 3.11 redis-py's socket-timeout wait_for can
             # swallow it (CPython gh-86296) and leave the read blocked for block_ms.
-            await asyncio.wait((self._block, stopped), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((self._block, self._stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopped.cancel()
             block, self._block = self._block, None
         if not block.done():
             block.add_done_callback(_discard_outcome)  # ends with the connection pool
@@ -387,7 +397,7 @@ class Consumer:
             for lo in range(0, len(held), _RENEW_CHUNK):
                 argv: list[Any] = [GROUP, self._consumer]
                 for d in held[lo : lo + _RENEW_CHUNK]:
-                    argv += (d.stream_index, d.entry_id, d.task_id)
+                    argv += (d.stream_index, d.entry_id, _raw_id(d.task_id))
                 try:
                     lost, aborting = await RENEW(
                         self._redis, (self._keys.aborting, *self._streams), argv
@@ -425,9 +435,7 @@ class Consumer:
                     task.cancel()
                 await asyncio.wait(late)
             # cancelled by the grace deadline or by force() (a second signal)
-            cancelled = [
-                d for d in self.held.values() if d.task is not None and d.task.cancelled()
-            ]
+            cancelled = [d for d in self.held.values() if d.task is not None and d.task.cancelled()]
             await self._release(cancelled)
         try:
             await asyncio.wait_for(self._settler.drain(), timeout=max(self._grace_s, 5.0))
@@ -444,7 +452,7 @@ class Consumer:
         k = self._keys
         argv: list[Any] = [GROUP, self._consumer]
         for d in deliveries:
-            argv += (d.stream_index, d.entry_id, d.task_id)
+            argv += (d.stream_index, d.entry_id, _raw_id(d.task_id))
         try:
             n = await RELEASE(self._redis, (k.tries, k.running, *self._streams), argv)
         except Exception as exc:

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import _wire
+from .._aio import stop_task
 
 if TYPE_CHECKING:
     from ._consumer import Consumer
@@ -45,9 +46,7 @@ class HealthReporter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
 
     async def _report_forever(self) -> None:
         while True:

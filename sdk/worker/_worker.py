@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from typing_extensions import Self
 
 from .. import _codec
+from .._aio import stop_task
 from .._redis import connect, eviction_risk
 from .._wire import from_ms, now_ms
 from ..client import Client, TaskResult
@@ -405,8 +406,7 @@ class Worker(Generic[Deps]):
                     async with health:
                         await consumer.run(self.ready.set)
                 finally:
-                    scheduler.cancel()
-                    await asyncio.gather(scheduler, return_exceptions=True)
+                    await stop_task(scheduler)
                     self._scheduler = None
                 logger.info(
                     "worker %s stopped: %d done, %d failed, %d retried",
