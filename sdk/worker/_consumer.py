@@ -310,6 +310,10 @@ class Consumer:
                 d.aborted = True
                 if d.task is not None and not d.task.done():
                     d.task.cancel()
+                elif d.task is None and d in self._ready:
+                    # prefetched, not started: settle now, not when a slot frees up
+                    self._ready.remove(d)
+                    self._settle(self._executor.aborted(d, 0))
                 return
 
     async def _wait_for_work(

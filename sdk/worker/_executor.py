@@ -153,7 +153,7 @@ class Executor:
         except Exception as exc:
             tb = traceback.format_exc()
             return self._failure(
-                delivery, _wire.KIND_FAILED, type(exc).__qualname__, str(exc), tb, start_ms
+                delivery, _wire.KIND_FAILED, type(exc).__qualname__, _message(exc), tb, start_ms
             )
         finish_ms = _wire.now_ms()
         try:
@@ -311,6 +311,15 @@ class Executor:
         task = self._tasks.get(delivery.fn_name)
         ttl_ms = task.options.ttl_ms if task is not None else _DEFAULT_TTL_MS
         return Settlement(delivery, ACTION_DONE, outcome, ttl_ms)
+
+
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, or a stand-in when the exception cannot describe itself (its
+    ``__str__`` raises or returns a non-string): the task must still fail cleanly."""
+    try:
+        return str(exc)
+    except Exception as inner:
+        return f"<str() of {type(exc).__qualname__} failed: {type(inner).__qualname__}>"
 
 
 def _bind_message(task: Task[Any, Any], exc: TypeError) -> str:

@@ -109,13 +109,16 @@ class Settler:
 
     async def _write(self, batch: list[Settlement]) -> list[int]:
         k = self._keys
-        keys = [k.tasks, k.tries, k.running, k.delayed, k.wake, k.aborting, k.dead, k.prio]
-        keys += self._streams
+        keys: list[Any] = [k.tasks, k.tries, k.running, k.delayed, k.wake, k.aborting, k.dead]
+        keys += (k.prio, *self._streams)
         argv: list[Any] = [GROUP, len(batch), DEAD_LETTER_CAP, len(self._streams)]
         for s in batch:
             d = s.delivery
-            keys.append(k.result(d.task_id))
-            argv += (d.stream_index, d.entry_id, d.task_id, d.tries, s.action, s.data)
-            argv += (s.ttl_ms, k.channel(d.task_id), s.reason, d.reply_to)
+            # ids as bytes: one that is not UTF-8 arrives surrogate-escaped (see _take)
+            task_id = d.task_id.encode("utf-8", "surrogateescape")
+            keys.append(k.result(d.task_id).encode("utf-8", "surrogateescape"))
+            argv += (d.stream_index, d.entry_id, task_id, d.tries, s.action, s.data)
+            argv += (s.ttl_ms, k.channel(d.task_id).encode("utf-8", "surrogateescape"))
+            argv += (s.reason, d.reply_to)
         result: list[int] = await FINISH(self._redis, keys, argv)
         return result
