@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -26,6 +27,7 @@ except ImportError:  # pragma: no cover
 from .errors import RedisCommandError, RedisUnavailable
 
 __all__ = [
+    "DEAD_PEER_S",
     "DEFAULT_REDIS_URL",
     "Script",
     "command",
@@ -38,8 +40,22 @@ __all__ = [
 ]
 
 DEFAULT_REDIS_URL: Final = "redis://localhost:6379"
-#: Read timeout of every relayq connection (seconds).
-SOCKET_TIMEOUT_S: Final = 30.0
+#: How long a connection may go without any sign of life from Redis before it is
+#: treated as dead (seconds). Enforced by the kernel (TCP keepalive and
+#: TCP_USER_TIMEOUT) rather than a per-command read timeout: redis-py wraps every
+#: command in an extra timeout task when one is set, about 6% of a worker's CPU.
+DEAD_PEER_S: Final = 30
+
+_KEEPALIVE: Final[dict[int, int]] = {
+    opt: value
+    for name, value in (
+        ("TCP_KEEPIDLE", 10),
+        ("TCP_KEEPINTVL", 5),
+        ("TCP_KEEPCNT", 4),
+        ("TCP_USER_TIMEOUT", DEAD_PEER_S * 1000),
+    )
+    if (opt := getattr(socket, name, None)) is not None
+}
 
 # redis-py raises these for a broken or unreachable server; everything else that
 # derives from RedisError is the server refusing one command.
@@ -86,11 +102,11 @@ def connect(redis_url: str | None) -> Redis:
         # RESP2 on every redis-py version: replies (and the pub/sub messages the
         # result listener reads off its own connection) keep one shape
         protocol=2,
+        # a half-open TCP connection must not hang a worker forever (see DEAD_PEER_S)
         socket_keepalive=True,
-        # a half-open TCP connection must not hang a worker forever; blocking reads
-        # (XREAD BLOCK) stay well below this
+        socket_keepalive_options=_KEEPALIVE,
         socket_connect_timeout=10,
-        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_timeout=None,
         **extra,
     )
 

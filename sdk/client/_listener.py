@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import AbstractConnection
 
 from .._aio import stop_task
-from .._redis import is_unavailable
+from .._redis import DEAD_PEER_S, is_unavailable
 from .._wire import decode_inbox_message
 from ..errors import ResultTimeout
 
@@ -113,7 +113,7 @@ class ResultListener:
         self._users = 0
         self._channels: dict[str, _Channel] = {}
         self._dirty: set[str] = set()
-        self._conn: Connection | None = None
+        self._conn: AbstractConnection | None = None
         self._connected = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -354,8 +354,13 @@ class ResultListener:
         outage = False
         while not self._closed:
             try:
-                conn = self._redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-                await conn.connect()
+                pool = self._redis.connection_pool
+                # an idle subscriber reads with a timeout: with the PINGs below, a
+                # dead connection is noticed within DEAD_PEER_S
+                conn = pool.connection_class(
+                    **{**pool.connection_kwargs, "socket_timeout": DEAD_PEER_S}
+                )
+                await conn.connect()  # type: ignore[no-untyped-call]
                 self._conn = conn
                 self._on_connected()
                 if outage:
@@ -380,7 +385,7 @@ class ResultListener:
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, _BACKOFF_MAX_S)
 
-    async def _ping_forever(self, conn: Connection) -> None:
+    async def _ping_forever(self, conn: AbstractConnection) -> None:
         while True:
             await asyncio.sleep(_PING_EVERY_S)
             try:

@@ -159,6 +159,9 @@ class Consumer:
         self.held: dict[bytes, Delivery] = {}
         self._ready: deque[Delivery] = deque()
         self._running = 0
+        self._settling = 0  # executed, outcome not yet written
+        # cached: get_running_loop() costs a getpid() system call per call on 3.11
+        self._loop = asyncio.get_running_loop()
         self._room = asyncio.Event()
         self._stopping = False
         # resolved by stop(); a future (not an Event) so an idle wait can include it
@@ -224,7 +227,11 @@ class Consumer:
         backoff = _BACKOFF_MIN_S
         outage = False
         while not self._stopping:
-            room = self._fetch_limit - len(self.held)
+            # deliveries that only wait for their outcome to be written do not take
+            # room (up to the limit again): the next fetch overlaps that write
+            # instead of alternating with it
+            settling = min(self._settling, self._fetch_limit)
+            room = self._fetch_limit - len(self.held) + settling
             if room <= 0:
                 self._room.clear()
                 await self._room.wait()
@@ -333,7 +340,13 @@ class Consumer:
             # asyncio.wait: stop() cancels the read, which must not cancel us. The cancel
             # alone is not enough: on Python 3.11 redis-py's socket-timeout wait_for can
             # swallow it (CPython gh-86296) and leave the read blocked for block_ms.
-            await asyncio.wait((self._block, self._stopped), return_when=asyncio.FIRST_COMPLETED)
+            # The local timeout: Redis checks BLOCK timeouts only every 100 ms (hz 10),
+            # so a due task would otherwise start up to 100 ms late.
+            await asyncio.wait(
+                (self._block, self._stopped),
+                timeout=block_ms / 1000,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             block, self._block = self._block, None
         if not block.done():
@@ -350,7 +363,7 @@ class Consumer:
     # -- running -------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         while self._ready and self._running < self._concurrency and not self._stopping:
             d = self._ready.popleft()
             if d.lost:
@@ -384,11 +397,14 @@ class Consumer:
             self.stats.done += 1
         else:
             self.stats.failed += 1
+        self._settling += 1
         self._settler.add(settlement)
+        self._room.set()
 
     def _settled(self, d: Delivery, applied: bool) -> None:
         if not applied:
             self.stats.fenced += 1
+        self._settling -= 1
         self.held.pop(d.entry_id, None)
         self._room.set()
 

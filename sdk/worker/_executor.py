@@ -13,7 +13,7 @@ import contextvars
 import functools
 import logging
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -65,6 +65,46 @@ class _Failure(Exception):
         super().__init__(message)
         self.exc_type = exc_type
         self.message = message
+
+
+class _TimedOut(Exception):
+    """Internal: the task ran past its ``timeout`` (distinct from a ``TimeoutError``
+    that task code raises itself, which is an ordinary failure)."""
+
+
+async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+    """Await ``coro`` in the current task, cancelling it after ``timeout`` seconds.
+
+    Unlike ``asyncio.wait_for`` (before 3.12) this creates no extra task, and it
+    tells its own expiry apart from a ``TimeoutError`` raised by the task.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    # the timer can only fire while we are suspended in `await coro`: returning
+    # and cancelling it happen in one step of this task
+    timer = asyncio.get_running_loop().call_later(timeout, expire)
+    try:
+        return await coro
+    except asyncio.CancelledError:
+        if not expired:
+            raise  # an abort or shutdown, not our timeout
+        raise _TimedOut from None
+    finally:
+        timer.cancel()
+        if expired and hasattr(task, "uncancel"):  # 3.11+: keep the cancel count right
+            task.uncancel()
+
+
+def _discard(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 class Executor:
@@ -141,7 +181,7 @@ class Executor:
             value = await self._call(task, ctx, decoded.args, decoded.kwargs)
         except Retry as retry:
             return self._retry(delivery, task, retry, start_ms)
-        except asyncio.TimeoutError:
+        except _TimedOut:
             if opts.retry_on_timeout and delivery.tries < opts.max_tries:
                 return self._retry(delivery, task, Retry(), start_ms)
             message = f"exceeded its timeout of {opts.timeout_s} s"
@@ -238,7 +278,7 @@ class Executor:
                 raise _Failure("InvalidArguments", _bind_message(task, exc)) from None
             if timeout is None:
                 return await coro
-            return await asyncio.wait_for(coro, timeout)
+            return await _with_timeout(coro, timeout)
         try:
             task.signature.bind(ctx, *args, **kwargs)
         except TypeError as exc:
@@ -249,7 +289,11 @@ class Executor:
         fut = asyncio.get_running_loop().run_in_executor(self._threads, call)
         if timeout is None:
             return await fut
-        return await asyncio.wait_for(fut, timeout)
+        done, _ = await asyncio.wait((fut,), timeout=timeout)
+        if not done:
+            fut.add_done_callback(_discard)
+            raise _TimedOut
+        return fut.result()
 
     def _retry(
         self, delivery: Delivery, task: Task[Any, Any], retry: Retry, start_ms: int

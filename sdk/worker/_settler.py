@@ -54,6 +54,7 @@ class Settler:
         self._keys = keys
         self._streams = streams
         self._on_settled = on_settled
+        self._loop = asyncio.get_running_loop()
         self._pending: list[Settlement] = []
         self._writer: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -64,7 +65,7 @@ class Settler:
         self._pending.append(settlement)
         self._idle.clear()
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_all())
+            self._writer = self._loop.create_task(self._write_all())
 
     async def drain(self) -> None:
         """Wait until every queued settlement has been written."""
