@@ -33,6 +33,7 @@ __all__ = [
     "command",
     "connect",
     "eviction_risk",
+    "require_supported_server",
     "is_unavailable",
     "load_scripts",
     "resolve_url",
@@ -176,6 +177,25 @@ RESCHEDULE: Final = Script("reschedule")
 RELEASE: Final = Script("release")
 STATUS: Final = Script("status")
 ALL_SCRIPTS: Final = (ABORT, CRON, ENQUEUE, FETCH, FINISH, RENEW, RELEASE, RESCHEDULE, STATUS)
+
+
+#: Oldest Redis relayq runs on (XAUTOCLAIM and ZRANGE ... BYSCORE are 6.2).
+MIN_REDIS_VERSION: Final = (6, 2)
+
+
+async def require_supported_server(redis: Redis) -> None:
+    """Refuse a Redis too old for relayq's scripts, with a message saying so.
+
+    :raises RedisCommandError: the server is older than :data:`MIN_REDIS_VERSION`.
+    """
+    info = await redis.info("server")
+    version = str(info.get("redis_version", "0"))
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < MIN_REDIS_VERSION:
+        need = ".".join(map(str, MIN_REDIS_VERSION))
+        raise RedisCommandError(
+            f"relayq needs Redis >= {need} (XAUTOCLAIM, ZRANGE BYSCORE); this server is {version}"
+        )
 
 
 async def eviction_risk(redis: Redis) -> str | None:

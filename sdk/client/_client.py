@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
@@ -249,7 +250,9 @@ class Client:
         """
 
         def decorate(fn: Callable[P, Coroutine[Any, Any, R]]) -> TaskRef[P, R]:
-            return TaskRef(self, name or fn.__name__, unique=unique)
+            return TaskRef(
+                self, name or fn.__name__, unique=unique, signature=inspect.signature(fn)
+            )
 
         return decorate
 

@@ -190,8 +190,9 @@ def run_worker(worker: Worker[Any], *, burst: bool = False, use_uvloop: bool = F
 class QueueStatus:
     """A snapshot of one queue for ``relayq status``.
 
-    :ivar depth: entries in the queue's stream (ready tasks, including those a worker
-        has taken and not settled yet).
+    :ivar depth: entries in the queue's ready streams (ready tasks, including those a
+        worker has taken and not settled yet).
+    :ivar depth_by_priority: ``depth`` per named priority, highest first.
     :ivar scheduled: delayed tasks not due yet.
     :ivar running: tasks a worker holds a lease on.
     :ivar workers: the live workers' health records, sorted by worker id.
@@ -199,6 +200,7 @@ class QueueStatus:
 
     queue_name: str
     depth: int
+    depth_by_priority: dict[str, int]
     scheduled: int
     running: int
     workers: list[dict[str, Any]]
@@ -209,10 +211,11 @@ async def read_status(client: Client) -> QueueStatus:
     keys, redis = client.keys, client.redis
     with translate_errors():
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.xlen(keys.stream)
             pipe.zcard(keys.delayed)
             pipe.hlen(keys.running)
-            depth, scheduled, running = await pipe.execute()
+            for stream in client.streams:  # one per priority, highest first
+                pipe.xlen(stream)
+            scheduled, running, *depths = await pipe.execute()
         names = [name async for name in redis.scan_iter(match=keys.workers_pattern, count=500)]
         raws = await redis.mget(names) if names else []
     workers = []
@@ -224,14 +227,27 @@ async def read_status(client: Client) -> QueueStatus:
         except Exception as exc:  # a record from another version must not hide the rest
             logger.debug("skipping an undecodable health record: %s", exc)
     workers.sort(key=lambda record: str(record.get("worker_id", "")))
-    return QueueStatus(client.queue_name, int(depth), int(scheduled), int(running), workers)
+    by_priority = {name: int(n) for name, n in zip(client.priorities, depths, strict=True)}
+    return QueueStatus(
+        client.queue_name,
+        sum(by_priority.values()),
+        by_priority,
+        int(scheduled),
+        int(running),
+        workers,
+    )
 
 
 def format_status(status: QueueStatus, now: float) -> str:
     """Render a :class:`QueueStatus`: the queue line, then one line per live worker."""
+    per_priority = ""
+    if len(status.depth_by_priority) > 1:
+        per_priority = (
+            " (" + " ".join(f"{p}={n}" for p, n in status.depth_by_priority.items()) + ")"
+        )
     lines = [
-        f"queue {status.queue_name}: depth={status.depth} scheduled={status.scheduled} "
-        f"running={status.running} workers={len(status.workers)}"
+        f"queue {status.queue_name}: depth={status.depth}{per_priority} "
+        f"scheduled={status.scheduled} running={status.running} workers={len(status.workers)}"
     ]
     for w in status.workers:
         age = max(0, round(now - float(w.get("heartbeat", now))))
@@ -265,7 +281,7 @@ def cli() -> None:
     """relayq: a typed, async, RPC-style task queue on Redis."""
 
 
-@cli.command()
+@cli.command(short_help="Run a worker: MODULE:ATTR names a Worker object.")
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option(
     "--workers",
@@ -307,7 +323,7 @@ def run(
     raise SystemExit(run_worker(load_worker(target), burst=burst, use_uvloop=use_uvloop))
 
 
-@cli.command()
+@cli.command(short_help="Show a queue: depth, scheduled, running, live workers.")
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--watch", is_flag=True, help="Refresh until Ctrl-C.")
 @click.option(
@@ -329,7 +345,7 @@ def status(target: str, watch: bool, interval: float) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-@cli.command()
+@cli.command(short_help="Try relayq: a throwaway Redis, a worker, typed calls.")
 @click.option(
     "--tasks",
     type=click.IntRange(min=1, max=1_000_000),

@@ -383,27 +383,32 @@ class Consumer:
             if not d.aborted:
                 raise  # cancelled at shutdown after the grace period: handed back by _shutdown
             settlement = self._executor.aborted(d, 0)
-            self._settle(settlement)
-            self._dispatch()
-            return
-        self._running -= 1
+        except Exception as exc:
+            # execute() turns every failure of the task into a settlement; reaching
+            # here is a bug (or a hostile serializer), and the task must still end
+            self._running -= 1
+            logger.exception("internal error running task %s[%s]", d.fn_name, d.task_id)
+            settlement = self._executor.internal_error(d, exc)
+        else:
+            self._running -= 1
         self._settle(settlement)
         self._dispatch()
 
     def _settle(self, settlement: Settlement) -> None:
-        if settlement.action == ACTION_RETRY:
+        self._settling += 1
+        self._settler.add(settlement)
+        self._room.set()
+
+    def _settled(self, settlement: Settlement, applied: bool) -> None:
+        d = settlement.delivery
+        if not applied:
+            self.stats.fenced += 1
+        elif settlement.action == ACTION_RETRY:
             self.stats.retried += 1
         elif settlement.success:
             self.stats.done += 1
         else:
             self.stats.failed += 1
-        self._settling += 1
-        self._settler.add(settlement)
-        self._room.set()
-
-    def _settled(self, d: Delivery, applied: bool) -> None:
-        if not applied:
-            self.stats.fenced += 1
         self._settling -= 1
         self.held.pop(d.entry_id, None)
         self._room.set()

@@ -37,6 +37,7 @@ from ._worker import Worker
 __all__ = ["DemoError", "run_demo", "throwaway_redis"]
 
 INSTALL_REDIS: Final = "sudo apt-get install -y redis-server"
+MIN_REDIS: Final = (6, 2)
 _START_TIMEOUT_S: Final = 10.0
 
 
@@ -183,9 +184,12 @@ async def _session(app: ModuleType, tasks: int, say: Say) -> None:
     fetch, add, crunch, divide, noop = (
         _attr(app, name, Task) for name in ("fetch", "add", "crunch", "divide", "noop")
     )
+    async with worker:  # check the server before a worker runs scripts it cannot
+        version = str((await worker.redis.info("server")).get("redis_version", "0"))
+    if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) < MIN_REDIS:
+        raise DemoError(f"relayq needs Redis >= 6.2 (for XAUTOCLAIM); this one is {version}")
+    say(f"Redis {version} at {redact_url(worker.client.redis_url)}")
     async with worker.running():
-        info = await worker.redis.info("server")
-        say(f"Redis {info.get('redis_version', '?')} at {redact_url(worker.client.redis_url)}")
         say(
             f"worker {worker.id} consuming queue {worker.queue_name!r} in this process "
             f"(concurrency {worker.concurrency}; tasks: {', '.join(sorted(worker.tasks))})"

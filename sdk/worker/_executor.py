@@ -314,6 +314,11 @@ class Executor:
         )
         return Settlement(delivery, ACTION_RETRY, due_ms, 0)
 
+    def internal_error(self, delivery: Delivery, exc: BaseException) -> Settlement:
+        """The settlement of a delivery whose execution broke inside relayq itself."""
+        message = f"internal error: {type(exc).__qualname__}: {_message(exc)}"
+        return self._failure(delivery, _wire.KIND_FAILED, "InternalError", message, "", 0)
+
     def aborted(self, delivery: Delivery, start_ms: int) -> Settlement:
         """The settlement of a delivery aborted by ``handle.abort()``."""
         return self._failure(

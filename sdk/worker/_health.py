@@ -47,6 +47,11 @@ class HealthReporter:
         tb: TracebackType | None,
     ) -> None:
         await stop_task(self._task)
+        # a stopped worker is no longer listed (else it would be, until the TTL)
+        try:
+            await self._worker.redis.delete(self._worker.client.keys.worker(self._worker.id))
+        except Exception as exc:
+            logger.debug("could not delete the health record: %s", exc)
 
     async def _report_forever(self) -> None:
         while True:

@@ -14,16 +14,13 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from redis.asyncio import Redis
 
 from .._keys import GROUP, Keys
 from .._redis import FINISH, is_unavailable
 from ._executor import Settlement
-
-if TYPE_CHECKING:
-    from ._consumer import Delivery
 
 __all__ = ["Settler"]
 
@@ -48,7 +45,7 @@ class Settler:
         redis: Redis,
         keys: Keys,
         streams: list[str],
-        on_settled: Callable[[Delivery, bool], None],
+        on_settled: Callable[[Settlement, bool], None],
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -105,7 +102,7 @@ class Settler:
                         d.task_id,
                         d.tries,
                     )
-                self._on_settled(settlement.delivery, bool(ok))
+                self._on_settled(settlement, bool(ok))
         self._idle.set()
 
     async def _write(self, batch: list[Settlement]) -> list[int]:

@@ -84,12 +84,19 @@ class Task(TaskRef[P, R]):
         fn: Callable[..., Any],
         options: TaskOptions,
     ) -> None:
-        super().__init__(worker.client, name, unique=options.unique)
+        signature = inspect.signature(fn)
+        params = list(signature.parameters.values())
+        super().__init__(
+            worker.client,
+            name,
+            unique=options.unique,
+            signature=signature.replace(parameters=params[1:]),  # without ctx
+        )
         self._worker = worker
         self.fn = fn
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
-        self.signature = inspect.signature(fn)
+        self.signature = signature
 
     async def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the task here and now, without Redis, and return its value.

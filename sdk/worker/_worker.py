@@ -21,7 +21,7 @@ from typing_extensions import Self
 
 from .. import _codec
 from .._aio import stop_task
-from .._redis import connect, eviction_risk
+from .._redis import connect, eviction_risk, require_supported_server
 from .._wire import from_ms, now_ms
 from ..client import Client, TaskResult
 from ..client._client import DEFAULT_MAX_PAYLOAD_BYTES
@@ -361,6 +361,7 @@ class Worker(Generic[Deps]):
         threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"relayq-{self.id}")
         try:
             async with self, self._lifespan() as deps:
+                await require_supported_server(self.redis)
                 risk = await eviction_risk(self.redis)
                 if risk:
                     logger.warning(risk)

@@ -1,0 +1,1 @@
+"""Runnable examples used by the README (``relayq run examples.app:worker``)."""

@@ -1,0 +1,1 @@
+"""Failure-injection tests: killed workers, signals, Redis restarts, poison input, fencing."""

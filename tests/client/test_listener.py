@@ -1,0 +1,94 @@
+"""Outcomes over pub/sub: one shared connection per process, no leaks, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from sdk import Client, Worker, WrappedContext
+from tests.conftest import RedisServer, WorkerFactory
+from tests.helpers import client_list, wait_until
+
+
+async def _subscribed_connections(redis: Redis, after_id: int) -> list[dict[str, str]]:
+    """Connections opened after client ``after_id`` that hold any subscription."""
+    return [
+        c
+        for c in await client_list(redis)
+        if int(c["id"]) > after_id
+        and (int(c.get("sub", 0)) > 0 or int(c.get("psub", 0)) > 0 or int(c.get("ssub", 0)) > 0)
+    ]
+
+
+async def test_thousand_waiters_share_one_pubsub_connection(
+    make_worker: WorkerFactory, redis_url: str, queue_name: str, redis: Redis
+) -> None:
+    worker = make_worker(concurrency=64)
+
+    @worker.task()
+    async def square(ctx: WrappedContext[None], x: int) -> int:
+        return x * x
+
+    client = Client(redis_url, queue_name)  # a second client in the same process
+
+    @client.stub(name="square")
+    async def square_stub(x: int) -> int:
+        raise NotImplementedError
+
+    baseline = int(await redis.execute_command("CLIENT", "ID"))  # type: ignore[no-untyped-call]
+    async with worker, client:
+        # 500 sent first (each waiter subscribes to its task's channel) and 500 sent
+        # by .result() itself (outcomes come back on the client's inbox channel)
+        presend = await worker.enqueue_many([square.enqueue(i) for i in range(500)])
+        waiters = [asyncio.ensure_future(h.result(timeout=30)) for h in presend]
+        waiters += [
+            asyncio.ensure_future(square_stub.enqueue(i).result(timeout=30))
+            for i in range(500, 1000)
+        ]
+
+        async def all_waiting() -> bool:
+            subscribers = await _subscribed_connections(redis, baseline)
+            subscribed = sum(int(c["sub"]) for c in subscribers)
+            return subscribed >= 500 and await redis.hlen(worker.client.keys.tasks) == 1000
+
+        await wait_until(all_waiting, timeout=10, what="1000 waiters subscribed and sent")
+        subscribers = await _subscribed_connections(redis, baseline)
+        assert len(subscribers) == 1, subscribers
+        assert int(subscribers[0]["sub"]) >= 500
+
+        async with worker.running():
+            results = await asyncio.gather(*waiters)
+            assert results == [i * i for i in range(1000)]
+            assert len(await _subscribed_connections(redis, baseline)) == 1
+
+        # finished waiters drop their per-task subscriptions (the inboxes stay)
+        async def unsubscribed() -> bool:
+            subscribers = await _subscribed_connections(redis, baseline)
+            return len(subscribers) == 1 and int(subscribers[0]["sub"]) <= 2
+
+        await wait_until(unsubscribed, what="per-task channels unsubscribed")
+
+    # closing the last client closes the shared connection
+    async def closed() -> bool:
+        return not await _subscribed_connections(redis, baseline)
+
+    await wait_until(closed, what="the pub/sub connection to close")
+
+
+async def test_queued_task_survives_a_redis_restart_with_aof(
+    redis_server: RedisServer, redis_url: str, worker: Worker[None]
+) -> None:
+    """Also exercises the restartable session server that later tests build on."""
+
+    @worker.task()
+    async def echo(ctx: WrappedContext[None], text: str) -> str:
+        return text
+
+    redis_server.restart(appendonly=True)
+    async with worker:
+        handle = await echo.enqueue("persisted")
+    redis_server.restart()  # a crash: only what AOF already has comes back
+    assert redis_server.url == redis_url
+    async with worker.running():
+        assert await handle.result(timeout=5) == "persisted"

@@ -1,0 +1,47 @@
+"""Helpers of the worker feature tests: looking at what a queue leaves in Redis."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from redis.asyncio import Redis
+
+from sdk._keys import Keys
+from sdk._wire import decode_health
+
+__all__ = ["NOTHING_LIVE", "health_record", "per_task_state", "queue_keys"]
+
+#: :func:`per_task_state` of a queue with no live task.
+NOTHING_LIVE: Final = {
+    "tasks": 0,
+    "tries": 0,
+    "running": 0,
+    "aborting": 0,
+    "prio": 0,
+    "delayed": 0,
+}
+
+
+async def queue_keys(redis: Redis, keys: Keys) -> set[str]:
+    """Every key of the queue (``KEYS relayq:{q}:*``), as text."""
+    raw = await redis.keys(keys.base + "*")
+    return {k.decode() if isinstance(k, bytes) else str(k) for k in raw}
+
+
+async def per_task_state(redis: Redis, keys: Keys) -> dict[str, int]:
+    """Sizes of every per-task structure of the queue (hash fields, delayed entries)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in ("tasks", "tries", "running", "aborting", "prio"):
+            pipe.hlen(getattr(keys, name))
+        pipe.zcard(keys.delayed)
+        sizes = await pipe.execute()
+    return {name: int(size) for name, size in zip(NOTHING_LIVE, sizes, strict=True)}
+
+
+async def health_record(redis: Redis, keys: Keys, worker_id: str) -> dict[str, Any] | None:
+    """The stored health record of a worker, decoded (``None`` if there is none)."""
+    raw = await redis.get(keys.worker(worker_id))
+    if raw is None:
+        return None
+    assert isinstance(raw, bytes)
+    return decode_health(raw)

@@ -1,0 +1,135 @@
+"""Health: each worker stores an expiring record of its counters and of Redis' state."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from sdk import Retry, WrappedContext
+from sdk._keys import Keys
+from sdk.worker._health import HealthReporter
+from tests.conftest import WorkerFactory
+from tests.helpers import wait_until
+
+from ._support import health_record
+
+FIELDS = {
+    "worker_id",
+    "host",
+    "pid",
+    "done",
+    "failed",
+    "retried",
+    "running",
+    "queue_depth",
+    "scheduled",
+    "redis_memory",
+    "redis_clients",
+}
+
+
+async def test_health_record_is_stored_with_a_ttl(
+    make_worker: WorkerFactory, redis: Redis, keys: Keys
+) -> None:
+    worker = make_worker(health_check_interval=timedelta(milliseconds=200), worker_id="w-health")
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    @worker.task()
+    async def ok(ctx: WrappedContext[None]) -> int:
+        return 1
+
+    @worker.task()
+    async def failing(ctx: WrappedContext[None]) -> None:
+        raise ValueError("no")
+
+    @worker.task(max_tries=2)
+    async def retried(ctx: WrappedContext[None]) -> None:
+        if ctx.tries == 1:
+            raise Retry(delay=0.01)
+
+    @worker.task()
+    async def busy(ctx: WrappedContext[None]) -> None:
+        started.set()
+        await release.wait()
+
+    async with worker.running():
+        first = await health_record(redis, keys, worker.id)
+        assert first is not None, "a record is stored as the worker starts"
+        assert FIELDS <= set(first)
+        assert first["worker_id"] == "w-health"
+        assert first["host"] == socket.gethostname()
+        assert first["pid"] == os.getpid()
+        assert isinstance(first["redis_memory"], str) and first["redis_memory"]
+        assert first["redis_clients"] >= 2
+        assert 0 < await redis.pttl(keys.worker(worker.id)) <= 1000
+
+        await ok.enqueue()
+        await failing.enqueue()
+        await retried.enqueue()
+        await busy.enqueue()
+        await ok.enqueue().start(delay=30)
+        await asyncio.wait_for(started.wait(), 5)
+
+        async def counted() -> bool:
+            record = await health_record(redis, keys, worker.id)
+            return record is not None and record["done"] == 2 and record["running"] == 1
+
+        await wait_until(counted, what="the counters in the health record")
+        record = await health_record(redis, keys, worker.id)
+        assert record is not None
+        assert (record["done"], record["failed"], record["retried"]) == (2, 1, 1)
+        assert record["running"] == 1
+        assert record["scheduled"] == 1
+        assert record["queue_depth"] >= 1  # the running task's entry is still pending
+        assert record["heartbeat"] >= int(time.time()) - 1
+        release.set()
+
+    # a stopped worker's record expires on its own
+    async def gone() -> bool:
+        return await redis.exists(keys.worker("w-health")) == 0
+
+    await wait_until(gone, timeout=2, what="the record of the stopped worker to expire")
+
+
+async def test_worker_stops_promptly_when_redis_py_swallows_the_health_cancel(
+    make_worker: WorkerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: stopping a worker cancels its health reporter, possibly while a report
+    is in flight. On Python 3.11 redis-py can swallow a cancellation that lands
+    mid-command (its socket-timeout ``wait_for``, CPython gh-86296; seen here as a
+    stop that hung for the whole interval). The worker must stop at once anyway.
+    The report below stands in for such a Redis call."""
+    in_flight = asyncio.Event()
+
+    async def report_losing_the_cancel(self: HealthReporter) -> None:
+        in_flight.set()
+        try:
+            await asyncio.sleep(0.5)  # a Redis command in flight ...
+        except asyncio.CancelledError:
+            pass  # ... whose cancellation redis-py lost
+
+    monkeypatch.setattr(HealthReporter, "report", report_losing_the_cancel)
+    worker = make_worker(health_check_interval=30)
+
+    @worker.task()
+    async def noop(ctx: WrappedContext[None]) -> None:
+        return None
+
+    async def start_and_stop() -> float:
+        async with worker.running():
+            await asyncio.wait_for(in_flight.wait(), 5)
+            stopping = time.monotonic()
+        return time.monotonic() - stopping
+
+    try:
+        elapsed = await asyncio.wait_for(start_and_stop(), 5)
+    except asyncio.TimeoutError:
+        pytest.fail("the worker did not stop within 5 s (health interval: 30 s)")
+    assert elapsed < 1.0

@@ -1,0 +1,78 @@
+"""Small helpers shared by the tests (no fixtures here; see ``conftest.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time as _time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from sdk import TaskResult, TaskStatus
+
+__all__ = ["assert_same", "client_list", "wait_for_status", "wait_until"]
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.01,
+    what: str = "condition",
+) -> None:
+    """Poll ``predicate`` (a Redis state check) until it is true; fail after ``timeout``.
+
+    Only for state that has no event to await (where a task's progress shows in Redis).
+    """
+    deadline = _time.monotonic() + timeout
+    while not await predicate():
+        if _time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def wait_for_status(
+    handle: TaskResult[Any], status: TaskStatus, *, timeout: float = 5.0
+) -> None:
+    """Wait until ``handle.status()`` is ``status``."""
+
+    async def reached() -> bool:
+        return await handle.status() == status
+
+    await wait_until(reached, timeout=timeout, what=f"{handle!r} to be {status.name}")
+
+
+async def client_list(redis: Redis) -> list[dict[str, str]]:
+    """``CLIENT LIST`` parsed into one dict per connection (``id``, ``sub``, ``cmd``...)."""
+    raw = await redis.execute_command("CLIENT", "LIST")  # type: ignore[no-untyped-call]
+    if isinstance(raw, list):  # redis-py already parsed it
+        return [{str(k): str(v) for k, v in entry.items()} for entry in raw]
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    clients = []
+    for line in text.splitlines():
+        fields = dict(part.split("=", 1) for part in line.split(" ") if "=" in part)
+        clients.append(fields)
+    return clients
+
+
+def assert_same(actual: Any, expected: Any) -> None:
+    """``actual == expected`` with exactly the same types, recursively (a round trip
+    that turns a tuple into a list, or an aware datetime into a naive one, fails)."""
+    assert type(actual) is type(expected), f"{actual!r} is a {type(actual)}, not {type(expected)}"
+    assert actual == expected
+    if isinstance(expected, dict):
+        for (akey, avalue), (ekey, evalue) in zip(actual.items(), expected.items(), strict=True):
+            assert_same(akey, ekey)
+            assert_same(avalue, evalue)
+    elif isinstance(expected, (list, tuple)):
+        for aitem, eitem in zip(actual, expected, strict=True):
+            assert_same(aitem, eitem)
+    elif isinstance(expected, (set, frozenset)):
+        for item in expected:  # equal sets: match each item to its twin by equality
+            (twin,) = [a for a in actual if a == item]
+            assert_same(twin, item)
+    elif isinstance(expected, (datetime, time)):
+        assert actual.tzinfo == expected.tzinfo
+        assert actual.fold == expected.fold
