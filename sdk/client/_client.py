@@ -311,6 +311,7 @@ class Client:
         return keys, argv
 
     async def _send(self, handle: TaskResult[Any], reply_to: str = "") -> None:
+        handle._attempted = True
         redis = self.redis
         payload = self._encode(handle, reply_to)
         if self._direct_busy:
@@ -353,8 +354,10 @@ class Client:
         Every payload is encoded (and checked) before anything is sent, so a bad
         argument sends nothing. Returns the handles, in order.
         """
-        redis = self.redis
         batch = list(handles)
+        for handle in batch:
+            handle._attempted = True
+        redis = self.redis
         for handle in batch:
             handle._prepare(None, None, None, None)
         payloads = [self._encode(h) for h in batch]

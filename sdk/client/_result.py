@@ -56,6 +56,7 @@ class TaskResult(Generic[T]):
 
     __slots__ = (
         "__weakref__",
+        "_attempted",
         "_client",
         "_due_ms",
         "_fixed_id",
@@ -86,12 +87,15 @@ class TaskResult(Generic[T]):
         self._fixed_id = False
         self._priority = 0  # stream index; 0 = the client's default priority
         self._sent = False
+        # a send was tried: if it raised, the caller saw that error, and the
+        # never-sent warning would only repeat it
+        self._attempted = False
 
     @classmethod
     def existing(cls, client: Client, fn_name: str, task_id: str) -> TaskResult[T]:
         """A handle on a task that was sent elsewhere (it is never sent again)."""
         handle: TaskResult[T] = cls(client, fn_name, (), {}, task_id)
-        handle._sent = True
+        handle._sent = handle._attempted = True
         return handle
 
     def __repr__(self) -> str:
@@ -99,7 +103,7 @@ class TaskResult(Generic[T]):
         return f"<TaskResult {self.fn_name}[{self.id}] {state}>"
 
     def __del__(self) -> None:
-        if not self._sent:
+        if not self._sent and not self._attempted:
             warnings.warn(
                 f"task {self.fn_name!r} ({self.id}) was enqueued but never sent; "
                 "did you forget to await it (or call .start() / .result())?",
