@@ -14,34 +14,10 @@ from typing_extensions import ParamSpec, Self
 
 from .. import _codec
 from .._keys import Keys
-from .._models import TaskInfo, TaskOutcome, TaskStatus
-from .._redis import (
-    ABORT,
-    ENQUEUE,
-    RESCHEDULE,
-    STATUS,
-    connect,
-    load_scripts,
-    resolve_url,
-    translate_errors,
-)
-from .._wire import (
-    KIND_ABORTED,
-    decode_header,
-    decode_outcome,
-    encode_failure,
-    encode_task,
-    from_ms,
-    now_ms,
-)
-from ..errors import (
-    ConfigurationError,
-    NotConnected,
-    PayloadTooLarge,
-    RedisUnavailable,
-    ResultTimeout,
-    TaskAborted,
-)
+from .._models import TaskOutcome
+from .._redis import ENQUEUE, connect, load_scripts, resolve_url, translate_errors
+from .._wire import decode_outcome, encode_task, now_ms
+from ..errors import ConfigurationError, NotConnected, PayloadTooLarge, RedisUnavailable
 from ._listener import ResultListener
 from ._result import TaskResult
 from ._taskref import TaskRef, new_task_id
@@ -58,18 +34,6 @@ DEFAULT_MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 # Tasks per EVALSHA in a batch: large enough to amortise the call, small enough
 # that one script does not block Redis for long.
 _BATCH_CHUNK: Final = 1000
-
-# how long the outcome of a task aborted before it ran is kept (the client does
-# not know the task's own ttl; that is the worker's configuration)
-_ABORT_TTL_MS: Final = 5 * 60 * 1000
-
-_STATES: Final = {
-    b"done": TaskStatus.DONE,
-    b"scheduled": TaskStatus.SCHEDULED,
-    b"running": TaskStatus.RUNNING,
-    b"queued": TaskStatus.QUEUED,
-    b"missing": TaskStatus.NOT_FOUND,
-}
 
 
 def _check_priorities(
@@ -393,85 +357,6 @@ class Client:
         )
         return decode_outcome(self.deserializer, handle.id, raw)
 
-    async def _abort(self, handle: TaskResult[Any], timeout: float | None) -> bool:
-        k, task_id = self.keys, handle.id
-        with translate_errors():
-            payload = await self.redis.hget(k.tasks, task_id)
-        if payload is None:
-            return False  # finished or unknown: nothing to do, and nothing is written
-        fn_name, enqueue_ms = decode_header(payload if isinstance(payload, bytes) else b"")
-        at = now_ms()
-        outcome = encode_failure(
-            KIND_ABORTED,
-            "TaskAborted",
-            "aborted on request",
-            "",
-            0,
-            enqueue_ms,
-            at,
-            at,
-            "",
-            fn_name,
-        )
-        with translate_errors():
-            state = await ABORT(
-                self.redis,
-                (k.tasks, k.tries, k.running, k.delayed, k.aborting, k.result(task_id), k.prio),
-                (task_id, outcome, _ABORT_TTL_MS, k.channel(task_id), k.control),
-            )
-        if state != 2:
-            return bool(state)
-        # running: its worker cancels it and stores the aborted outcome
-        try:
-            result = await self._wait(handle, timeout)
-        except ResultTimeout:
-            return False
-        return isinstance(result.error, TaskAborted)
-
-    async def _reschedule(self, handle: TaskResult[Any], due_ms: int) -> bool:
-        k, task_id = self.keys, handle.id
-        at = now_ms()
-        outcome = encode_failure(
-            KIND_ABORTED,
-            "TaskAborted",
-            "unscheduled on request",
-            "",
-            0,
-            at,
-            at,
-            at,
-            "",
-            handle.fn_name,
-        )
-        with translate_errors():
-            done = await RESCHEDULE(
-                self.redis,
-                (k.delayed, k.wake, k.tasks, k.tries, k.result(task_id), k.prio),
-                (task_id, due_ms, outcome, _ABORT_TTL_MS, k.channel(task_id)),
-            )
-        return bool(done)
-
     def handle(self, task_id: str, fn_name: str = "?") -> TaskResult[Any]:
         """An untyped handle on a task sent earlier, by id (``TaskRef.handle`` is typed)."""
         return TaskResult.existing(self, fn_name, task_id)
-
-    async def _status(self, task_id: str) -> tuple[TaskStatus, TaskInfo | None]:
-        k = self.keys
-        with translate_errors():
-            state, payload, tries, due, holder = await STATUS(
-                self.redis, (k.tasks, k.tries, k.running, k.delayed, k.result(task_id)), (task_id,)
-            )
-        status = _STATES[state]
-        if not payload:
-            return status, None
-        fn_name, enqueue_ms = decode_header(payload)
-        info = TaskInfo(
-            task_id=task_id,
-            fn_name=fn_name,
-            status=status,
-            enqueue_time=from_ms(enqueue_ms),
-            tries=int(tries),
-            scheduled_time=from_ms(int(due)) if int(due) >= 0 else None,
-            worker_id=holder.decode() if holder else None,
-        )
-        return status, info

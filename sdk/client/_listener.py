@@ -31,6 +31,7 @@ from .._aio import stop_task
 from .._redis import DEAD_PEER_S, is_unavailable
 from .._wire import decode_inbox_message
 from ..errors import ResultTimeout
+from ._subscription import Channel, Waiter
 
 __all__ = ["ResultListener"]
 
@@ -42,58 +43,6 @@ _MGET_CHUNK = 1000
 # an idle pub/sub connection gets a PING this often, so a dead one is noticed
 # within the connection's read timeout instead of never
 _PING_EVERY_S = 10.0
-
-
-class _Waiter:
-    """One caller waiting for one channel; woken whenever its state changes."""
-
-    __slots__ = ("checked", "expired", "fut", "ready", "result")
-
-    def __init__(self) -> None:
-        self.ready = False  # our subscription is confirmed on the current connection
-        self.checked = False  # the stored outcome was read (or the task sent) since `ready`
-        self.expired = False
-        self.result: bytes | None = None
-        self.fut: asyncio.Future[None] | None = None
-
-    def wake(self) -> None:
-        fut = self.fut
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    async def changed(self) -> None:
-        self.fut = asyncio.get_running_loop().create_future()
-        try:
-            await self.fut
-        finally:
-            self.fut = None
-
-    def expire(self) -> None:
-        self.expired = True
-        self.wake()
-
-
-class _Channel:
-    """Subscription state of one channel: who waits, and what Redis knows."""
-
-    __slots__ = ("callbacks", "routes", "state", "waiters")
-
-    # state: "new" (to subscribe), "subscribing" (sent), "active", "unsubscribing" (sent)
-    def __init__(self) -> None:
-        self.state = "new"
-        self.waiters: list[_Waiter] = []
-        self.callbacks: list[Callable[[bytes], None]] = []
-        # an inbox: messages carry a task id and go to that task's waiters only
-        self.routes: dict[str, list[_Waiter]] | None = None
-
-    @property
-    def wanted(self) -> bool:
-        return bool(self.waiters or self.callbacks) or self.routes is not None
-
-    def all_waiters(self) -> list[_Waiter]:
-        if self.routes is None:
-            return self.waiters
-        return [w for ws in self.routes.values() for w in ws]
 
 
 class ResultListener:
@@ -111,13 +60,13 @@ class ResultListener:
         self._redis = redis
         self._url = url
         self._users = 0
-        self._channels: dict[str, _Channel] = {}
+        self._channels: dict[str, Channel] = {}
         self._dirty: set[str] = set()
         self._conn: AbstractConnection | None = None
         self._connected = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self._checks: list[tuple[str, _Waiter]] = []
+        self._checks: list[tuple[str, Waiter]] = []
         self._checker: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -160,9 +109,9 @@ class ResultListener:
         """Subscribe to a client's inbox channel and wait until Redis confirmed it."""
         entry = self._channels.get(channel)
         if entry is None:
-            entry = self._channels[channel] = _Channel()
+            entry = self._channels[channel] = Channel()
         entry.routes = {}
-        confirmed = _Waiter()
+        confirmed = Waiter()
         entry.routes[""] = [confirmed]  # never a task id: only sees the confirmation
         try:
             self._mark_dirty(channel)
@@ -204,7 +153,7 @@ class ResultListener:
         """
         if self._closed:
             raise RuntimeError("the result listener was closed (the client is not connected)")
-        waiter = _Waiter()
+        waiter = Waiter()
         route = None
         if inbox is not None and send is not None and self.inbox_ready(inbox[0]):
             channel, route = inbox
@@ -237,7 +186,7 @@ class ResultListener:
         """
         entry = self._channels.get(channel)
         if entry is None:
-            entry = self._channels[channel] = _Channel()
+            entry = self._channels[channel] = Channel()
         entry.callbacks.append(callback)
         if entry.state != "active":
             self._mark_dirty(channel)
@@ -249,7 +198,7 @@ class ResultListener:
 
         return stop
 
-    def _check(self, result_key: str, waiter: _Waiter) -> None:
+    def _check(self, result_key: str, waiter: Waiter) -> None:
         """Queue a read of a stored outcome; reads of one loop iteration share an MGET."""
         self._checks.append((result_key, waiter))
         if self._checker is None or self._checker.done():
@@ -274,10 +223,10 @@ class ResultListener:
                     waiter.result = raw if isinstance(raw, bytes) else raw.encode()
                     waiter.wake()
 
-    def _watch(self, channel: str, waiter: _Waiter, route: str | None) -> _Channel:
+    def _watch(self, channel: str, waiter: Waiter, route: str | None) -> Channel:
         entry = self._channels.get(channel)
         if entry is None:
-            entry = self._channels[channel] = _Channel()
+            entry = self._channels[channel] = Channel()
         if route is not None and entry.routes is not None:
             # an active inbox: nothing to subscribe, the task is not sent yet
             entry.routes.setdefault(route, []).append(waiter)
@@ -290,7 +239,7 @@ class ResultListener:
             self._mark_dirty(channel)
         return entry
 
-    def _unwatch(self, channel: str, entry: _Channel, waiter: _Waiter, route: str | None) -> None:
+    def _unwatch(self, channel: str, entry: Channel, waiter: Waiter, route: str | None) -> None:
         if route is not None:
             waiters = entry.routes.get(route, []) if entry.routes is not None else []
             if waiter in waiters:
@@ -411,7 +360,7 @@ class ResultListener:
             for waiter in entry.all_waiters():
                 waiter.ready = waiter.checked = False
 
-    def _deliver(self, channel: str, entry: _Channel, data: bytes) -> None:
+    def _deliver(self, channel: str, entry: Channel, data: bytes) -> None:
         if entry.routes is not None:
             task_id, data = decode_inbox_message(data)
             waiters = entry.routes.get(task_id, [])

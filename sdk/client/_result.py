@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .._models import TaskInfo, TaskOutcome, TaskStatus
 from .._wire import now_ms
 from ..errors import ConfigurationError, RelayqError
+from ._control import abort_task, reschedule_task, task_status
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -189,7 +190,7 @@ class TaskResult(Generic[T]):
         :class:`~sdk.errors.TaskAborted`. A finished or unknown task is left as it is
         (``False``), and nothing is written to Redis for it.
         """
-        return await self._client._abort(self, seconds(timeout, "timeout"))
+        return await abort_task(self._client, self, seconds(timeout, "timeout"))
 
     async def reschedule(
         self, *, delay: float | timedelta | None = None, schedule: datetime | None = None
@@ -198,19 +199,19 @@ class TaskResult(Generic[T]):
         due = _due_ms(delay, schedule)
         if due <= 0:
             raise ConfigurationError("reschedule() needs a delay > 0 or a schedule= time")
-        return await self._client._reschedule(self, due)
+        return await reschedule_task(self._client, self, due)
 
     async def unschedule(self) -> bool:
         """Abort a task that is still scheduled; ``False`` if it is not scheduled (any more).
 
         Waiters receive :class:`~sdk.errors.TaskAborted`.
         """
-        return await self._client._reschedule(self, 0)
+        return await reschedule_task(self._client, self, 0)
 
     async def status(self) -> TaskStatus:
         """Where the task is now (``NOT_FOUND`` before it was sent)."""
-        return (await self._client._status(self.id))[0]
+        return (await task_status(self._client, self.id))[0]
 
     async def info(self) -> TaskInfo | None:
         """Details of a live task (queued, scheduled or running); ``None`` otherwise."""
-        return (await self._client._status(self.id))[1]
+        return (await task_status(self._client, self.id))[1]

@@ -20,7 +20,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 from redis import exceptions as rexc
@@ -31,10 +30,11 @@ from .._aio import stop_task
 from .._keys import GROUP, Keys
 from .._redis import FETCH, RELEASE, RENEW, command, is_unavailable
 from ..client._listener import ResultListener
+from ._delivery import Delivery, LeaseConfig, Stats
 from ._executor import ACTION_RETRY, Executor, Settlement
 from ._settler import Settler
 
-__all__ = ["Consumer", "Delivery", "LeaseConfig"]
+__all__ = ["Consumer"]
 
 logger = logging.getLogger("relayq.worker")
 
@@ -50,78 +50,9 @@ def _discard_outcome(task: asyncio.Task[Any]) -> None:
         task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
-def _raw_id(task_id: str) -> bytes:
-    """A delivery's task id as the bytes Redis holds (the inverse of the decoding in
-    ``Consumer._take``; redis-py's strict UTF-8 would refuse an escaped id)."""
-    return task_id.encode("utf-8", "surrogateescape")
-
-
 def _priority_name(keys: Keys, stream: str) -> str:
     # inverse of Keys.stream_for, for the promotion step of fetch.lua
     return "default" if stream == keys.stream else stream[len(keys.stream) + 1 :]
-
-
-class Delivery:
-    """One delivery of one task to this worker (one try)."""
-
-    __slots__ = (
-        "aborted",
-        "entry_id",
-        "stream_index",
-        "enqueue_ms",
-        "fn_name",
-        "lost",
-        "payload",
-        "reply_to",
-        "task",
-        "task_id",
-        "tries",
-    )
-
-    def __init__(
-        self,
-        stream_index: int,
-        entry_id: bytes,
-        task_id: str,
-        payload: bytes,
-        tries: int,
-        aborted: bool,
-    ) -> None:
-        self.stream_index = stream_index  # 1-based, highest priority first
-        self.entry_id = entry_id
-        self.task_id = task_id
-        self.payload = payload
-        self.tries = tries
-        self.fn_name = "?"
-        self.enqueue_ms = 0
-        self.reply_to = ""  # the inbox of a client awaiting the outcome, once decoded
-        self.lost = False  # our lease lapsed and another worker took the task over
-        self.aborted = aborted  # handle.abort() asked for it while it was running
-        self.task: asyncio.Task[None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseConfig:
-    """Lease timing, in seconds.
-
-    :ivar lease_s: how long a delivery stays ours without renewal.
-    :ivar renew_s: how often held leases are renewed.
-    :ivar reclaim_s: how often a fetch also looks for lapsed leases of others.
-    """
-
-    lease_s: float
-    renew_s: float
-    reclaim_s: float
-
-
-@dataclass(slots=True)
-class Stats:
-    """Counters a worker reports in its health record."""
-
-    done: int = 0
-    failed: int = 0
-    retried: int = 0
-    fenced: int = 0
 
 
 class Consumer:
@@ -294,10 +225,7 @@ class Consumer:
             d = Delivery(
                 entries[i],
                 entries[i + 1],
-                # an id that is not UTF-8 (written by something other than relayq)
-                # must not stop the worker: it round-trips through surrogateescape
-                # (see _raw_id) and its payload fails as bad input
-                entries[i + 2].decode("utf-8", "surrogateescape"),
+                entries[i + 2],
                 entries[i + 3],
                 entries[i + 4],
                 entries[i + 5],
@@ -422,7 +350,7 @@ class Consumer:
             for lo in range(0, len(held), _RENEW_CHUNK):
                 argv: list[Any] = [GROUP, self._consumer]
                 for d in held[lo : lo + _RENEW_CHUNK]:
-                    argv += (d.stream_index, d.entry_id, _raw_id(d.task_id))
+                    argv += (d.stream_index, d.entry_id, d.raw_id)
                 try:
                     lost, aborting = await RENEW(
                         self._redis, (self._keys.aborting, *self._streams), argv
@@ -477,7 +405,7 @@ class Consumer:
         k = self._keys
         argv: list[Any] = [GROUP, self._consumer]
         for d in deliveries:
-            argv += (d.stream_index, d.entry_id, _raw_id(d.task_id))
+            argv += (d.stream_index, d.entry_id, d.raw_id)
         try:
             n = await RELEASE(self._redis, (k.tries, k.running, *self._streams), argv)
         except Exception as exc:

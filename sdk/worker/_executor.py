@@ -28,7 +28,7 @@ from ._context import Middleware, WrappedContext
 from ._task import DEFAULT_TTL, Task
 
 if TYPE_CHECKING:
-    from ._consumer import Delivery
+    from ._delivery import Delivery
 
 __all__ = ["Executor", "Settlement"]
 

@@ -112,10 +112,9 @@ class Settler:
         argv: list[Any] = [GROUP, len(batch), DEAD_LETTER_CAP, len(self._streams)]
         for s in batch:
             d = s.delivery
-            # ids as bytes: one that is not UTF-8 arrives surrogate-escaped (see _take)
-            task_id = d.task_id.encode("utf-8", "surrogateescape")
+            # ids as Redis holds them: one that is not UTF-8 is surrogate-escaped
             keys.append(k.result(d.task_id).encode("utf-8", "surrogateescape"))
-            argv += (d.stream_index, d.entry_id, task_id, d.tries, s.action, s.data)
+            argv += (d.stream_index, d.entry_id, d.raw_id, d.tries, s.action, s.data)
             argv += (s.ttl_ms, k.channel(d.task_id).encode("utf-8", "surrogateescape"))
             argv += (s.reason, d.reply_to)
         result: list[int] = await FINISH(self._redis, keys, argv)

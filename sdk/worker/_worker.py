@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
 import os
 import signal
@@ -21,17 +19,17 @@ from typing_extensions import Self
 
 from .. import _codec
 from .._aio import stop_task
-from .._redis import connect, eviction_risk, require_supported_server
-from .._wire import from_ms, now_ms
+from .._redis import eviction_risk, require_supported_server
 from ..client import Client, TaskResult
 from ..client._client import DEFAULT_MAX_PAYLOAD_BYTES
 from ..client._result import seconds
-from ..client._taskref import new_task_id
 from ..errors import ConfigurationError, RelayqError
-from ._consumer import Consumer, LeaseConfig
+from ._consumer import Consumer
 from ._context import Middleware, WrappedContext
+from ._delivery import LeaseConfig
 from ._executor import Executor
 from ._health import HealthReporter
+from ._local import call_locally
 from ._scheduler import CronJob, CronScheduler, validate_crontab
 from ._task import DEFAULT_TTL, CronDecorator, Task, TaskDecorator, TaskOptions
 
@@ -360,68 +358,74 @@ class Worker(Generic[Deps]):
         signals = self._install_signals(loop) if handle_signals else ()
         threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"relayq-{self.id}")
         try:
-            async with self, self._lifespan() as deps:
+            async with self:
+                # before the user's lifespan: a server relayq cannot use fails fast
                 await require_supported_server(self.redis)
                 risk = await eviction_risk(self.redis)
                 if risk:
                     logger.warning(risk)
-                consumer = self._consumer = Consumer(
-                    redis=self.redis,
-                    keys=self.client.keys,
-                    streams=self.client.streams,
-                    default_stream=self.client.priority_index(None),
-                    listener=self.client.listener,
-                    consumer=self.id,
-                    executor=Executor(
-                        tasks=self._tasks,
-                        deps=deps,
-                        redis=self.redis,
-                        worker_id=self.id,
-                        queue_name=self.queue_name,
-                        serializer=self.client.serializer,
-                        deserializer=self.client.deserializer,
-                        signing_key=self.client.signing_key,
-                        task_lifespan=self._task_lifespan,
-                        middleware=self._middleware,
-                        threads=threads,
-                    ),
-                    concurrency=self.concurrency,
-                    fetch_limit=self.queue_fetch_limit,
-                    lease=self.lease,
-                    grace_s=self.grace_period,
-                    burst=burst,
-                )
-                health = HealthReporter(self, consumer, self.health_check_interval)
-                if self._stop_requested:
-                    consumer.stop()
-                logger.info(
-                    "worker %s consuming %r (concurrency %d, tasks: %s)",
-                    self.id,
-                    self.queue_name,
-                    self.concurrency,
-                    ", ".join(sorted(self._tasks)) or "none",
-                )
-                self._scheduler = CronScheduler(self.client, self._crons)
-                scheduler = asyncio.get_running_loop().create_task(self._scheduler.run())
-                try:
-                    async with health:
-                        await consumer.run(self.ready.set)
-                finally:
-                    await stop_task(scheduler)
-                    self._scheduler = None
-                logger.info(
-                    "worker %s stopped: %d done, %d failed, %d retried",
-                    self.id,
-                    consumer.stats.done,
-                    consumer.stats.failed,
-                    consumer.stats.retried,
-                )
+                async with self._lifespan() as deps:
+                    await self._consume(deps, threads, burst)
         finally:
             self._consumer = None
             self.ready.clear()
             for sig in signals:
                 loop.remove_signal_handler(sig)
             threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _consume(self, deps: Any, threads: ThreadPoolExecutor, burst: bool) -> None:
+        executor = Executor(
+            tasks=self._tasks,
+            deps=deps,
+            redis=self.redis,
+            worker_id=self.id,
+            queue_name=self.queue_name,
+            serializer=self.client.serializer,
+            deserializer=self.client.deserializer,
+            signing_key=self.client.signing_key,
+            task_lifespan=self._task_lifespan,
+            middleware=self._middleware,
+            threads=threads,
+        )
+        consumer = self._consumer = Consumer(
+            redis=self.redis,
+            keys=self.client.keys,
+            streams=self.client.streams,
+            default_stream=self.client.priority_index(None),
+            listener=self.client.listener,
+            consumer=self.id,
+            executor=executor,
+            concurrency=self.concurrency,
+            fetch_limit=self.queue_fetch_limit,
+            lease=self.lease,
+            grace_s=self.grace_period,
+            burst=burst,
+        )
+        if self._stop_requested:
+            consumer.stop()
+        logger.info(
+            "worker %s consuming %r (concurrency %d, tasks: %s)",
+            self.id,
+            self.queue_name,
+            self.concurrency,
+            ", ".join(sorted(self._tasks)) or "none",
+        )
+        self._scheduler = CronScheduler(self.client, self._crons)
+        scheduler = asyncio.get_running_loop().create_task(self._scheduler.run())
+        try:
+            async with HealthReporter(self, consumer, self.health_check_interval):
+                await consumer.run(self.ready.set)
+        finally:
+            await stop_task(scheduler)
+            self._scheduler = None
+        stats = consumer.stats
+        logger.info(
+            "worker %s stopped: %d done, %d failed, %d retried",
+            self.id,
+            stats.done,
+            stats.failed,
+            stats.retried,
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Self]:
@@ -488,29 +492,6 @@ class Worker(Generic[Deps]):
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if self._has_deps:
-            return await self._call_local(task, self._deps, args, kwargs)
+            return await call_locally(self, task, self._deps, args, kwargs)
         async with self._lifespan() as deps:
-            return await self._call_local(task, deps, args, kwargs)
-
-    async def _call_local(
-        self, task: Task[Any, Any], deps: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        own_redis = None if self.client.connected else connect(self.client.redis_url)
-        ctx: WrappedContext[Any] = WrappedContext(
-            deps,
-            new_task_id(),
-            1,
-            self.id,
-            task.name,
-            from_ms(now_ms()),
-            self.queue_name,
-            own_redis or self.client.redis,
-        )
-        try:
-            if task.is_async:
-                return await task.fn(ctx, *args, **kwargs)
-            call = functools.partial(contextvars.copy_context().run, task.fn, ctx, *args, **kwargs)
-            return await asyncio.get_running_loop().run_in_executor(None, call)
-        finally:
-            if own_redis is not None:
-                await own_redis.aclose()
+            return await call_locally(self, task, deps, args, kwargs)
