@@ -58,21 +58,28 @@ async def task_status(client: Client, task_id: str) -> tuple[TaskStatus, TaskInf
     return status, info
 
 
-async def abort_task(client: Client, handle: TaskResult[Any], timeout: float | None) -> bool:
-    """Abort a task that has not finished; see :meth:`TaskResult.abort`."""
-    k, task_id = client.keys, handle.id
+async def _abort(client: Client, task_id: str, mode: str) -> int:
+    """Run abort.lua; 0 = not live (or not scheduled), 1 = aborted, 2 = running."""
+    k = client.keys
     with translate_errors():
         payload = await client.redis.hget(k.tasks, task_id)
     if payload is None:
-        return False  # finished or unknown: nothing to do, and nothing is written
+        return 0  # finished or unknown: nothing to do, and nothing is written
     fn_name, enqueue_ms = decode_header(payload if isinstance(payload, bytes) else b"")
-    outcome = _aborted_outcome(fn_name, enqueue_ms, "aborted on request")
+    message = "unscheduled on request" if mode == "scheduled" else "aborted on request"
+    outcome = _aborted_outcome(fn_name, enqueue_ms, message)
     with translate_errors():
-        state = await ABORT(
+        state: int = await ABORT(
             client.redis,
             (k.tasks, k.tries, k.running, k.delayed, k.aborting, k.result(task_id), k.prio),
-            (task_id, outcome, _ABORT_TTL_MS, k.channel(task_id), k.control),
+            (task_id, outcome, _ABORT_TTL_MS, k.channel(task_id), k.control, mode),
         )
+    return state
+
+
+async def abort_task(client: Client, handle: TaskResult[Any], timeout: float | None) -> bool:
+    """Abort a task that has not finished; see :meth:`TaskResult.abort`."""
+    state = await _abort(client, handle.id, "any")
     if state != 2:
         return bool(state)
     # running: its worker cancels it and stores the aborted outcome
@@ -85,12 +92,9 @@ async def abort_task(client: Client, handle: TaskResult[Any], timeout: float | N
 
 async def reschedule_task(client: Client, handle: TaskResult[Any], due_ms: int) -> bool:
     """Move a scheduled task to ``due_ms``, or unschedule it when ``due_ms`` is 0."""
-    k, task_id = client.keys, handle.id
-    outcome = _aborted_outcome(handle.fn_name, now_ms(), "unscheduled on request")
+    if due_ms <= 0:
+        return await _abort(client, handle.id, "scheduled") == 1
+    k = client.keys
     with translate_errors():
-        done = await RESCHEDULE(
-            client.redis,
-            (k.delayed, k.wake, k.tasks, k.tries, k.result(task_id), k.prio),
-            (task_id, due_ms, outcome, _ABORT_TTL_MS, k.channel(task_id)),
-        )
-    return bool(done)
+        moved = await RESCHEDULE(client.redis, (k.delayed, k.wake), (handle.id, due_ms))
+    return bool(moved)
