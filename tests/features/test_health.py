@@ -133,3 +133,55 @@ async def test_worker_stops_promptly_when_redis_py_swallows_the_health_cancel(
     except asyncio.TimeoutError:
         pytest.fail("the worker did not stop within 5 s (health interval: 30 s)")
     assert elapsed < 1.0
+
+
+async def _group_members(redis: Redis, stream: str) -> dict[str, int]:
+    """Consumer-group members of ``stream`` and how many entries each has pending."""
+    members: dict[str, int] = {}
+    for raw in await redis.xinfo_consumers(stream, "workers"):
+        name = raw["name"]
+        members[name.decode() if isinstance(name, bytes) else str(name)] = int(raw["pending"])
+    return members
+
+
+async def test_a_stopped_worker_leaves_no_group_member(
+    make_worker: WorkerFactory, redis: Redis, keys: Keys
+) -> None:
+    worker = make_worker(worker_id="w-leaves")
+
+    @worker.task()
+    async def noop(ctx: WrappedContext[None]) -> None:
+        return None
+
+    async with worker.running():
+        await noop.enqueue().result(timeout=5)
+        assert "w-leaves" in await _group_members(redis, keys.stream)
+    assert "w-leaves" not in await _group_members(redis, keys.stream)
+
+
+async def test_members_left_by_dead_workers_are_pruned_unless_they_hold_leases(
+    make_worker: WorkerFactory, redis: Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed worker's member is deleted once idle with nothing pending; one that
+    still holds a delivery (a lease another worker will reclaim) is kept."""
+    await redis.xgroup_create(keys.stream, "workers", id="0", mkstream=True)
+    for name in ("dead-idle", "dead-holding"):
+        entry_id = await redis.xadd(keys.stream, {"i": name})
+        await redis.xreadgroup("workers", name, {keys.stream: ">"}, count=1)
+        if name == "dead-idle":  # it finished its task before it died
+            await redis.xack(keys.stream, "workers", entry_id)
+    assert set(await _group_members(redis, keys.stream)) == {"dead-idle", "dead-holding"}
+
+    monkeypatch.setattr("sdk.worker._health.STALE_CONSUMER_S", 0)
+    await asyncio.sleep(0.01)  # idle > 0 ms
+    worker = make_worker(lease=60, health_check_interval=timedelta(milliseconds=100))
+    async with worker.running():
+        await wait_until(
+            lambda: _missing(redis, keys.stream, "dead-idle"), timeout=5, what="pruning"
+        )
+        members = await _group_members(redis, keys.stream)
+    assert members.get("dead-holding") == 1
+
+
+async def _missing(redis: Redis, stream: str, name: str) -> bool:
+    return name not in await _group_members(redis, stream)
