@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,13 @@ class RedisServer:
         self.start()
 
 
-@pytest.fixture(scope="session")
-def _redis_session_server() -> Iterator[RedisServer]:
+@contextmanager
+def private_redis_server(prefix: str, *, appendonly: bool = False) -> Iterator[RedisServer]:
+    """Start a ``redis-server`` of our own on a free loopback port, in a temporary
+    directory; stop it and remove the directory afterwards.
+
+    Fails the test with the install command when ``redis-server`` is missing.
+    """
     executable = shutil.which("redis-server")
     if executable is None:
         pytest.fail(
@@ -143,13 +149,13 @@ def _redis_session_server() -> Iterator[RedisServer]:
             "Install it with: sudo apt-get install -y redis-server",
             pytrace=False,
         )
-    directory = Path(tempfile.mkdtemp(prefix="relayq-test-redis-"))
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
     server: RedisServer | None = None
     try:
         for attempt in range(3):  # a free port can be taken between probing and binding
             server = RedisServer(executable, _free_port(), directory)
             try:
-                server.start()
+                server.start(appendonly=appendonly)
                 break
             except RuntimeError:
                 if attempt == 2:
@@ -160,6 +166,12 @@ def _redis_session_server() -> Iterator[RedisServer]:
         if server is not None:
             server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def _redis_session_server() -> Iterator[RedisServer]:
+    with private_redis_server("relayq-test-redis-") as server:
+        yield server
 
 
 @pytest.fixture

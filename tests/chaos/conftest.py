@@ -7,9 +7,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import pytest
 
 from sdk.client import Client
 from tests.chaos._support import APP_MODULE, ChaosStubs, Spawner, app_env
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, private_redis_server
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -30,37 +27,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def aof_redis() -> Iterator[RedisServer]:
     """A private ``redis-server`` with ``appendonly yes`` / ``appendfsync always``
     that the test may kill and restart (same port, same data directory)."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.fail("redis-server is not on PATH", pytrace=False)
-    directory = Path(tempfile.mkdtemp(prefix="relayq-chaos-redis-"))
-    server: RedisServer | None = None
-    try:
-        for attempt in range(3):  # a free port can be taken between probing and binding
-            server = RedisServer(executable, _free_port(), directory)
-            try:
-                server.start(appendonly=True)
-                break
-            except RuntimeError:
-                if attempt == 2:
-                    raise
-        assert server is not None
+    with private_redis_server("relayq-chaos-redis-", appendonly=True) as server:
         yield server
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

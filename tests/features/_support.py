@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, Final
 
+import pytest
 from redis.asyncio import Redis
 
+from sdk import Worker
 from sdk._keys import Keys
 from sdk._wire import decode_health
 
-__all__ = ["NOTHING_LIVE", "health_record", "per_task_state", "queue_keys"]
+__all__ = [
+    "NOTHING_LIVE",
+    "assert_stops_promptly",
+    "health_record",
+    "per_task_state",
+    "queue_keys",
+]
 
 #: :func:`per_task_state` of a queue with no live task.
 NOTHING_LIVE: Final = {
@@ -45,3 +55,20 @@ async def health_record(redis: Redis, keys: Keys, worker_id: str) -> dict[str, A
         return None
     assert isinstance(raw, bytes)
     return decode_health(raw)
+
+
+async def assert_stops_promptly(worker: Worker[Any], in_flight: asyncio.Event) -> None:
+    """Run ``worker``, wait until ``in_flight`` is set (a patched Redis call that
+    swallows its cancellation is running), then stop: it must take under 1 s."""
+
+    async def start_and_stop() -> float:
+        async with worker.running():
+            await asyncio.wait_for(in_flight.wait(), 5)
+            stopping = time.monotonic()
+        return time.monotonic() - stopping
+
+    try:
+        elapsed = await asyncio.wait_for(start_and_stop(), 5)
+    except asyncio.TimeoutError:
+        pytest.fail("the worker did not stop within 5 s")
+    assert elapsed < 1.0
