@@ -102,10 +102,6 @@ class Keys:
         """Pub/sub channel on which the outcome of ``task_id`` is published."""
         return self._channel_prefix + task_id
 
-    def task_id_of_channel(self, channel: str) -> str:
-        """Inverse of :meth:`channel` (used by the result listener to route messages)."""
-        return channel[len(self._channel_prefix) :]
-
     def inbox(self, client_id: str) -> str:
         """Pub/sub channel on which a client receives the outcomes of tasks it awaits."""
         return self.base + "inbox:" + client_id

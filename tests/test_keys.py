@@ -73,10 +73,13 @@ def test_known_layout() -> None:
     assert GROUP == "workers"
 
 
-def test_channel_round_trip() -> None:
+def test_channels_are_distinct_per_task_and_under_the_queue_prefix() -> None:
     keys = Keys("q")
-    for task_id in ("t1", "with:colons", "ünïcode", "{braces}"):
-        assert keys.task_id_of_channel(keys.channel(task_id)) == task_id
+    task_ids = ("t1", "with:colons", "ünïcode", "{braces}")
+    channels = [keys.channel(task_id) for task_id in task_ids]
+    assert len(set(channels)) == len(task_ids)
+    for task_id, channel in zip(task_ids, channels, strict=True):
+        assert channel.startswith(keys.base) and channel.endswith(task_id)
 
 
 def test_workers_pattern_matches_worker_keys() -> None:

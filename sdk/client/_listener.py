@@ -98,11 +98,6 @@ class ResultListener:
             await self._conn.disconnect()
             self._conn = None
 
-    @property
-    def connection_count(self) -> int:
-        """Pub/sub connections this listener holds open (0 or 1)."""
-        return 0 if self._conn is None or not self._connected.is_set() else 1
-
     # -- waiting -------------------------------------------------------------------
 
     async def open_inbox(self, channel: str) -> None:
