@@ -17,6 +17,7 @@ from .errors import (
     Retry,
     TaskAborted,
     TaskFailed,
+    TaskNotFound,
     TaskTimedOut,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "TaskAborted",
     "TaskFailed",
     "TaskInfo",
+    "TaskNotFound",
     "TaskOutcome",
     "TaskRef",
     "TaskResult",

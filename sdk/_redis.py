@@ -1,18 +1,17 @@
-"""The Redis boundary: the connection factory, error translation and Lua scripts.
+"""The Redis boundary: the connection factory and error translation.
 
 Everything relayq sends to Redis goes through a client made by :func:`connect`,
 and redis-py exceptions are translated to :mod:`sdk.errors` in exactly one place
-(:func:`translate_errors`), chained with ``raise ... from``.
+(:func:`translate_errors`), chained with ``raise ... from``. The Lua scripts are
+called through :mod:`sdk._scripts`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from typing import Any, Final
 
 from redis import exceptions as rexc
@@ -24,21 +23,24 @@ try:  # hiredis is a dependency (redis[hiredis]); stay correct without it
 except ImportError:  # pragma: no cover
     _hiredis_pack = None  # type: ignore[assignment]
 
-from .errors import RedisCommandError, RedisUnavailable
+from ._redact import redact_text
+from .errors import ConfigurationError, RedisCommandError, RedisUnavailable
 
 __all__ = [
+    "ACL_DOCS",
     "DEAD_PEER_S",
     "DEFAULT_REDIS_URL",
-    "Script",
     "command",
     "connect",
     "eviction_risk",
-    "require_supported_server",
     "is_unavailable",
-    "load_scripts",
+    "require_supported_server",
     "resolve_url",
     "translate_errors",
 ]
+
+#: Where the least-privilege ACL rules are documented (named in permission errors).
+ACL_DOCS: Final = "docs/acl.md"
 
 DEFAULT_REDIS_URL: Final = "redis://localhost:6379"
 #: How long a connection may go without any sign of life from Redis before it is
@@ -114,69 +116,36 @@ def connect(redis_url: str | None) -> Redis:
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """Re-raise redis-py errors as :class:`RedisUnavailable` / :class:`RedisCommandError`."""
+    """Re-raise redis-py errors as relayq's: :class:`ConfigurationError` for refused
+    credentials or a missing ACL permission (retrying cannot help),
+    :class:`RedisUnavailable` for a broken connection, :class:`RedisCommandError`
+    for any other refusal. Messages never carry a password.
+    """
     try:
         yield
+    except rexc.AuthenticationError as exc:
+        raise ConfigurationError(f"Redis refused the credentials: {redact_text(str(exc))}") from exc
+    except rexc.NoPermissionError as exc:
+        raise ConfigurationError(
+            f"the Redis user lacks a permission relayq needs ({redact_text(str(exc))}); "
+            f"see {ACL_DOCS} for the rules a worker and a client need"
+        ) from exc
     except _UNAVAILABLE as exc:
-        raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
+        raise RedisUnavailable(f"Redis is unavailable: {redact_text(str(exc))}") from exc
     except rexc.RedisError as exc:
-        raise RedisCommandError(f"Redis refused a command: {exc}") from exc
+        raise RedisCommandError(f"Redis refused a command: {redact_text(str(exc))}") from exc
 
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (raw or translated) means the connection to Redis is broken."""
-    return isinstance(exc, (RedisUnavailable, *_UNAVAILABLE))
+    return isinstance(exc, RedisUnavailable) or (
+        isinstance(exc, _UNAVAILABLE) and not isinstance(exc, rexc.AuthenticationError)
+    )
 
 
 async def command(redis: Redis, *args: Any) -> Any:
     """Send one raw command (redis-py leaves ``execute_command`` untyped)."""
     return await redis.execute_command(*args)  # type: ignore[no-untyped-call]
-
-
-class Script:
-    """One Lua script of ``sdk/_lua``, called by SHA with a NOSCRIPT fallback.
-
-    Scripts are loaded once per server (:func:`load_scripts` at connect); a server
-    that lost its script cache (restart, ``SCRIPT FLUSH``) gets it again on the
-    first NOSCRIPT.
-
-    :param name: the file name without ``.lua``.
-    """
-
-    __slots__ = ("name", "sha", "source")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.source = resources.files("sdk").joinpath(f"_lua/{name}.lua").read_bytes()
-        self.sha = hashlib.sha1(self.source).hexdigest()
-
-    def args(self, keys: Sequence[str], argv: Sequence[Any]) -> tuple[Any, ...]:
-        """The ``EVALSHA`` command tuple, for use in a pipeline."""
-        return ("EVALSHA", self.sha, len(keys), *keys, *argv)
-
-    async def __call__(self, redis: Redis, keys: Sequence[str], argv: Sequence[Any]) -> Any:
-        """Run the script and return its raw reply."""
-        try:
-            return await command(redis, "EVALSHA", self.sha, len(keys), *keys, *argv)
-        except rexc.NoScriptError:
-            await command(redis, "SCRIPT", "LOAD", self.source)
-            return await command(redis, "EVALSHA", self.sha, len(keys), *keys, *argv)
-
-    async def load(self, redis: Redis) -> None:
-        """Load the script into the server's script cache."""
-        await command(redis, "SCRIPT", "LOAD", self.source)
-
-
-ABORT: Final = Script("abort")
-CRON: Final = Script("cron")
-ENQUEUE: Final = Script("enqueue")
-FETCH: Final = Script("fetch")
-FINISH: Final = Script("finish")
-RENEW: Final = Script("renew")
-RESCHEDULE: Final = Script("reschedule")
-RELEASE: Final = Script("release")
-STATUS: Final = Script("status")
-ALL_SCRIPTS: Final = (ABORT, CRON, ENQUEUE, FETCH, FINISH, RENEW, RELEASE, RESCHEDULE, STATUS)
 
 
 #: Oldest Redis relayq runs on (XAUTOCLAIM and ZRANGE ... BYSCORE are 6.2).
@@ -222,11 +191,3 @@ async def eviction_risk(redis: Redis) -> str | None:
             "evicted early under memory pressure; 'noeviction' is recommended."
         )
     return None
-
-
-async def load_scripts(redis: Redis) -> None:
-    """Load every script (one pipeline); after this EVALSHA works inside pipelines."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for script in ALL_SCRIPTS:
-            pipe.execute_command("SCRIPT", "LOAD", script.source)
-        await pipe.execute()

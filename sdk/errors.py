@@ -12,6 +12,8 @@
     ├── NotConnected              a Client/Worker used before ``async with`` connected it
     ├── ResultTimeout             the caller's wait ran out; the task may still finish
     │                             (also a builtin TimeoutError)
+    ├── TaskNotFound              the task is nowhere: not queued, scheduled or running, and
+    │                             no outcome is stored (it expired, or Redis lost it)
     └── TaskFailed                the task ran and raised; carries the remote type, message
         │                         and traceback text
         ├── TaskTimedOut          the task exceeded its ``timeout``
@@ -39,6 +41,7 @@ __all__ = [
     "SerializationError",
     "TaskAborted",
     "TaskFailed",
+    "TaskNotFound",
     "TaskTimedOut",
 ]
 
@@ -86,6 +89,27 @@ class NotConnected(RelayqError):
 
 class ResultTimeout(RelayqError, TimeoutError):
     """Waiting for a task's outcome ran out of time; the task itself may still finish."""
+
+
+class TaskNotFound(RelayqError):
+    """The task is neither queued, scheduled nor running, and no outcome of it is stored.
+
+    Its outcome expired (``ttl``), it never existed under this id, or it was lost
+    with a Redis that kept no data. A wait for such a task ends with this at once
+    instead of waiting for an outcome that can never come.
+
+    :param task_id: the id that was looked up.
+    """
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(
+            f"task {task_id} not found: it is not queued, scheduled or running, and no "
+            "outcome of it is stored (its result expired, or Redis lost it)"
+        )
+
+    def __reduce__(self) -> tuple[type[TaskNotFound], tuple[str]]:
+        return (type(self), (self.task_id,))
 
 
 class TaskFailed(RelayqError):

@@ -11,8 +11,16 @@ from typing import Any
 from redis.asyncio import Redis
 
 from sdk import TaskResult, TaskStatus
+from sdk._keys import Keys
 
-__all__ = ["assert_same", "client_list", "wait_for_status", "wait_until"]
+__all__ = [
+    "assert_same",
+    "client_list",
+    "live_task_ids",
+    "task_field",
+    "wait_for_status",
+    "wait_until",
+]
 
 
 async def wait_until(
@@ -42,6 +50,18 @@ async def wait_for_status(
         return await handle.status() == status
 
     await wait_until(reached, timeout=timeout, what=f"{handle!r} to be {status.name}")
+
+
+async def live_task_ids(redis: Redis, keys: Keys) -> set[str]:
+    """The ids of a queue's live tasks (a scan of their hashes)."""
+    found = [k async for k in redis.scan_iter(match=keys.tasks_pattern, count=1000)]
+    return {keys.task_id_of(k.decode() if isinstance(k, bytes) else str(k)) for k in found}
+
+
+async def task_field(redis: Redis, keys: Keys, task_id: str, field: str) -> bytes | None:
+    """One field of a live task's hash (see sdk/_envelope.py), ``None`` if absent."""
+    value = await redis.hget(keys.task(task_id), field)
+    return value if isinstance(value, bytes) or value is None else str(value).encode()
 
 
 async def client_list(redis: Redis) -> list[dict[str, str]]:

@@ -8,7 +8,7 @@ import fnmatch
 import pytest
 from redis.crc import key_slot
 
-from sdk._keys import GROUP, PREFIX, Keys
+from sdk._keys import GROUP, PREFIX, Keys, lua_prelude
 
 
 def _derived_names(keys: Keys) -> dict[str, str]:
@@ -22,8 +22,8 @@ def _derived_names(keys: Keys) -> dict[str, str]:
 
 def _per_id_names(keys: Keys, some_id: str) -> dict[str, str]:
     return {
+        "task": keys.task(some_id),
         "result": keys.result(some_id),
-        "channel": keys.channel(some_id),
         "inbox": keys.inbox(some_id),
         "worker": keys.worker(some_id),
         "stream_for": keys.stream_for("high"),
@@ -58,7 +58,7 @@ def test_names_are_distinct() -> None:
     values = list(derived.values()) + list(per_id.values())
     assert len(set(values)) == len(values)
     assert keys.result("x") != keys.result("y")
-    assert keys.channel("x") != keys.result("x")
+    assert keys.task("x") != keys.result("x") != keys.inbox("x")
 
 
 def test_known_layout() -> None:
@@ -66,20 +66,35 @@ def test_known_layout() -> None:
     assert keys.stream == "relayq:{q}:stream"
     assert keys.stream_for("default") == keys.stream
     assert keys.stream_for("high") == "relayq:{q}:stream:high"
-    assert keys.tasks == "relayq:{q}:tasks"
+    assert keys.task("t1") == "relayq:{q}:task:t1"
     assert keys.delayed == "relayq:{q}:delayed"
     assert keys.result("t1") == "relayq:{q}:result:t1"
-    assert keys.channel("t1") == "relayq:{q}:done:t1"
+    assert keys.inbox("c1") == "relayq:{q}:inbox:c1"
+    assert keys.control == "relayq:{q}:control"
     assert GROUP == "workers"
 
 
-def test_channels_are_distinct_per_task_and_under_the_queue_prefix() -> None:
+def test_task_keys_are_distinct_per_task_and_found_by_the_pattern() -> None:
     keys = Keys("q")
     task_ids = ("t1", "with:colons", "ünïcode", "{braces}")
-    channels = [keys.channel(task_id) for task_id in task_ids]
-    assert len(set(channels)) == len(task_ids)
-    for task_id, channel in zip(task_ids, channels, strict=True):
-        assert channel.startswith(keys.base) and channel.endswith(task_id)
+    names = [keys.task(task_id) for task_id in task_ids]
+    assert len(set(names)) == len(task_ids)
+    for task_id, name in zip(task_ids, names, strict=True):
+        assert name.startswith(keys.base) and name.endswith(task_id)
+        assert fnmatch.fnmatchcase(name, keys.tasks_pattern)
+        assert keys.task_id_of(name) == task_id
+    assert not fnmatch.fnmatchcase(keys.result("t1"), keys.tasks_pattern)
+
+
+def test_lua_prelude_builds_the_same_names() -> None:
+    prelude = lua_prelude()
+    assert prelude.startswith("local BASE = KEYS[1]")
+    keys = Keys("q")
+    # every fixed name Lua uses is the base plus the same suffix Python uses
+    for name in ("delayed", "wake", "dead", "crons", "control"):
+        suffix = getattr(keys, name)[len(keys.base) :]
+        assert f"BASE .. '{suffix}'" in prelude, name
+    assert "'task:'" in prelude and "'result:'" in prelude and "'inbox:'" in prelude
 
 
 def test_workers_pattern_matches_worker_keys() -> None:
@@ -105,13 +120,13 @@ def test_invalid_queue_names(name: str) -> None:
 def test_valid_queue_names(name: str) -> None:
     keys = Keys(name)
     assert keys.queue_name == name
-    assert keys.tasks == f"relayq:{{{name}}}:tasks"
+    assert keys.task("t") == f"relayq:{{{name}}}:task:t"
 
 
 def test_keys_is_a_frozen_value() -> None:
     keys = Keys("q")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        keys.tasks = "other"  # type: ignore[misc]
+        keys.stream = "other"  # type: ignore[misc]
     assert Keys("q") == keys
     assert hash(Keys("q")) == hash(keys)
     assert Keys("r") != keys

@@ -29,6 +29,7 @@ SDK_ALL = [
     "TaskAborted",
     "TaskFailed",
     "TaskInfo",
+    "TaskNotFound",
     "TaskOutcome",
     "TaskRef",
     "TaskResult",
@@ -37,7 +38,15 @@ SDK_ALL = [
     "Worker",
     "WrappedContext",
 ]
-CLIENT_ALL = ["Client", "TaskInfo", "TaskOutcome", "TaskRef", "TaskResult", "TaskStatus"]
+CLIENT_ALL = [
+    "Client",
+    "ClientOptions",
+    "TaskInfo",
+    "TaskOutcome",
+    "TaskRef",
+    "TaskResult",
+    "TaskStatus",
+]
 WORKER_ALL = [
     "CallNext",
     "CronJob",
@@ -46,6 +55,7 @@ WORKER_ALL = [
     "Task",
     "TaskOptions",
     "Worker",
+    "WorkerOptions",
     "WrappedContext",
 ]
 ERRORS_ALL = [
@@ -61,6 +71,7 @@ ERRORS_ALL = [
     "SerializationError",
     "TaskAborted",
     "TaskFailed",
+    "TaskNotFound",
     "TaskTimedOut",
 ]
 

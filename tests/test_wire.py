@@ -1,4 +1,5 @@
-"""Unit tests of the wire formats: task and outcome envelopes (no Redis needed)."""
+"""Unit tests of the wire formats: the task envelope's arguments, outcomes, inbox
+messages, signatures and seals, and stored time (no Redis needed)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,22 @@ from typing import Any
 import msgpack
 import pytest
 
-from sdk import _wire
+from sdk import _envelope, _outcome
 from sdk._codec import deserialize, serialize
+from sdk._signing import Signer, open_outcome, seal_outcome, verify_task
+from sdk._time import from_ms, now_ms
 from sdk.errors import (
+    ConfigurationError,
     InvalidSignature,
     SerializationError,
     TaskAborted,
     TaskFailed,
     TaskTimedOut,
 )
+from sdk.worker._health import decode_health, encode_health
 
 NOW_MS = 1_700_000_000_123
+KEY = b"k" * 32
 
 
 def _json_dumps(obj: Any) -> str:
@@ -37,94 +43,105 @@ def _json_dumps(obj: Any) -> str:
     ],
     ids=["msgpack", "msgpack-empty", "json"],
 )
-def test_task_round_trip(
+def test_arguments_round_trip(
     serializer: Any, deserializer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    payload = _wire.encode_task(serializer, "fetch", args, kwargs, NOW_MS, reply_to="inbox:1")
-    assert isinstance(payload, bytes)
-    decoded = _wire.decode_task(deserializer, payload)
-    assert decoded.fn_name == "fetch"
-    assert decoded.enqueue_ms == NOW_MS
-    assert decoded.args == list(args)
-    assert decoded.kwargs == kwargs
-    assert decoded.reply_to == "inbox:1"
-    assert _wire.decode_header(payload) == ("fetch", NOW_MS)
-    assert _wire.peek_fn_name(payload) == "fetch"
+    data = _envelope.encode_args(serializer, "fetch", args, kwargs)
+    assert isinstance(data, bytes)
+    assert _envelope.decode_args(deserializer, "fetch", data) == (list(args), kwargs)
 
 
-def test_task_envelope_layout_is_versioned() -> None:
-    payload = _wire.encode_task(serialize, "fetch", (1,), {}, NOW_MS)
-    version, fn_name, enqueue_ms, data, reply_to = msgpack.unpackb(payload, raw=False)
-    assert (version, fn_name, enqueue_ms, reply_to) == (1, "fetch", NOW_MS, "")
-    assert deserialize(data) == [[1], {}]
+def test_arguments_are_a_pair_of_args_and_kwargs() -> None:
+    data = _envelope.encode_args(serialize, "fetch", (1,), {"x": 2})
+    assert deserialize(data) == [[1], {"x": 2}]
 
 
 def test_unserializable_argument() -> None:
     with pytest.raises(SerializationError, match="fetch"):
-        _wire.encode_task(serialize, "fetch", (object(),), {}, NOW_MS)
+        _envelope.encode_args(serialize, "fetch", (object(),), {})
 
 
 @pytest.mark.parametrize(
-    "payload",
-    [
-        b"",
-        b"\xc1",
-        msgpack.packb([1, "fetch"]),
-        msgpack.packb([2, "fetch", NOW_MS, b"", ""]),
-        msgpack.packb([1, 7, NOW_MS, b"", ""]),
-        msgpack.packb([1, "fetch", "soon", b"", ""]),
-        msgpack.packb([1, "fetch", NOW_MS, b"\xc1", ""]),
-        msgpack.packb([1, "fetch", NOW_MS, serialize({"not": "a pair"}), ""]),
-        msgpack.packb([1, "fetch", NOW_MS, serialize([1, 2]), ""]),
-        msgpack.packb([1, "fetch", NOW_MS, serialize([[1], {}]), 5]),
-    ],
-    ids=[
-        "empty",
-        "garbage",
-        "short",
-        "version",
-        "name-type",
-        "time-type",
-        "bad-data",
-        "not-a-pair",
-        "args-not-list",
-        "reply-type",
-    ],
+    "data",
+    [b"", b"\xc1", serialize({"not": "a pair"}), serialize([1, 2]), serialize([[1]])],
 )
-def test_malformed_task_is_one_clear_error(payload: bytes) -> None:
-    with pytest.raises(SerializationError):
-        _wire.decode_task(deserialize, payload)
+def test_malformed_arguments_are_one_clear_error(data: bytes) -> None:
+    with pytest.raises(SerializationError, match="fetch"):
+        _envelope.decode_args(deserialize, "fetch", data)
 
 
-def test_peek_fn_name_is_best_effort() -> None:
-    assert _wire.peek_fn_name(b"\xc1") is None
-    assert _wire.peek_fn_name(msgpack.packb([1, 5])) is None
-    assert _wire.peek_fn_name(msgpack.packb([1, "name", "junk"])) == "name"
+def test_new_task_ids_are_random_hex() -> None:
+    ids = {_envelope.new_task_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
 
 
-def test_signed_task_round_trip_and_tampering() -> None:
-    key = b"k" * 32
-    payload = _wire.encode_task(serialize, "fetch", (1,), {}, NOW_MS, signing_key=key)
-    assert _wire.decode_task(deserialize, payload, key).args == [1]
-    assert _wire.decode_header(payload) == ("fetch", NOW_MS)
-    assert _wire.peek_fn_name(payload) == "fetch"
+def test_task_signature_covers_queue_id_fn_time_and_arguments() -> None:
+    signer = Signer(KEY, "q")
+    data = _envelope.encode_args(serialize, "fetch", (1,), {})
+    sig = signer.sign_task("t1", "fetch", NOW_MS, data)
+    verify_task(signer, "t1", "fetch", NOW_MS, data, sig, NOW_MS)
+    for task_id, fn, at, args, queue in [
+        ("t2", "fetch", NOW_MS, data, "q"),  # copied under another id
+        ("t1", "other", NOW_MS, data, "q"),  # relabelled
+        ("t1", "fetch", NOW_MS + 1, data, "q"),
+        ("t1", "fetch", NOW_MS, data[:-1] + bytes([data[-1] ^ 1]), "q"),  # tampered
+        ("t1", "fetch", NOW_MS, data, "q2"),  # replayed on another queue
+    ]:
+        with pytest.raises(InvalidSignature):
+            verify_task(Signer(KEY, queue), task_id, fn, at, args, sig, NOW_MS)
+    with pytest.raises(InvalidSignature, match="another key"):
+        verify_task(Signer(b"o" * 32, "q"), "t1", "fetch", NOW_MS, data, sig, NOW_MS)
+    with pytest.raises(InvalidSignature, match="no signing_key"):
+        verify_task(None, "t1", "fetch", NOW_MS, data, sig, NOW_MS)
+    with pytest.raises(InvalidSignature, match="not signed"):
+        verify_task(signer, "t1", "fetch", NOW_MS, data, b"", NOW_MS)
+    verify_task(None, "t1", "fetch", NOW_MS, data, b"", NOW_MS)  # unsigned, no key: fine
+
+
+def test_task_signature_expiry() -> None:
+    signer = Signer(KEY, "q")
+    sig = signer.sign_task("t1", "f", NOW_MS, b"x", expires_ms=NOW_MS + 1000)
+    signer.check_task("t1", "f", NOW_MS, b"x", sig, NOW_MS + 1000)
+    with pytest.raises(InvalidSignature, match="expired"):
+        signer.check_task("t1", "f", NOW_MS, b"x", sig, NOW_MS + 1001)
+    # the expiry is signed too: extending it breaks the signature
+    forged = sig[:32] + str(NOW_MS + 10**9).encode()
+    with pytest.raises(InvalidSignature, match="does not match"):
+        signer.check_task("t1", "f", NOW_MS, b"x", forged, NOW_MS + 5000)
+
+
+def test_signing_key_must_be_long_enough_and_never_shows() -> None:
+    with pytest.raises(ConfigurationError, match="16 bytes"):
+        Signer(b"short", "q")
+    assert "k" * 16 not in repr(Signer("k" * 16, "q"))
+
+
+def test_outcome_seal() -> None:
+    signer = Signer(KEY, "q")
+    raw = _outcome.encode_failure(_outcome.KIND_FAILED, "E", "m", "", 1, 0, 0, 0, "w", "f")
+    sealed = seal_outcome(signer, "t1", raw)
+    assert open_outcome(signer, "t1", sealed) == raw
+    assert seal_outcome(None, "t1", raw) == raw and open_outcome(None, "t1", raw) == raw
+    with pytest.raises(InvalidSignature, match="not signed"):
+        open_outcome(signer, "t1", raw)  # written by someone without the key
+    with pytest.raises(InvalidSignature, match="wrong signature"):
+        open_outcome(signer, "t2", sealed)  # another task's outcome
+    with pytest.raises(InvalidSignature, match="wrong signature"):
+        open_outcome(Signer(b"o" * 32, "q"), "t1", sealed)
+    assert open_outcome(None, "t1", sealed) == raw  # no key: nothing is verified
+    # a task signature never passes as an outcome seal (domain separation)
+    as_task = signer.sign_task("t1", "f", 0, raw)
     with pytest.raises(InvalidSignature):
-        _wire.decode_task(deserialize, payload, b"other-key")
-    with pytest.raises(InvalidSignature):
-        _wire.decode_task(deserialize, payload)  # signed, but no key here
-    with pytest.raises(InvalidSignature):
-        _wire.decode_task(deserialize, _wire.encode_task(serialize, "f", (), {}, NOW_MS), key)
-    tampered = payload[:-1] + bytes([payload[-1] ^ 1])
-    with pytest.raises(InvalidSignature):
-        _wire.decode_task(deserialize, tampered, key)
+        open_outcome(signer, "t1", b"rqS1" + as_task[:32] + raw)
 
 
 def test_success_outcome_round_trip() -> None:
     value = {"n": 3, "at": datetime(2024, 5, 1, tzinfo=timezone.utc), "t": (1, 2)}
-    raw = _wire.encode_success(
+    raw = _outcome.encode_success(
         serialize, value, 2, NOW_MS, NOW_MS + 10, NOW_MS + 25, "worker-1", "fetch"
     )
-    outcome = _wire.decode_outcome(deserialize, "task-1", raw)
+    outcome = _outcome.decode_outcome(deserialize, "task-1", raw)
     assert outcome.success
     assert outcome.value == value
     assert outcome.error is None
@@ -133,35 +150,44 @@ def test_success_outcome_round_trip() -> None:
     assert outcome.tries == 2
     assert outcome.worker_id == "worker-1"
     assert outcome.fn_name == "fetch"
-    assert outcome.enqueue_time == _wire.from_ms(NOW_MS)
+    assert outcome.enqueue_time == from_ms(NOW_MS)
     assert outcome.start_time - outcome.enqueue_time == timedelta(milliseconds=10)
     assert outcome.finish_time - outcome.enqueue_time == timedelta(milliseconds=25)
 
 
+def test_sealed_outcome_decodes_only_with_the_key() -> None:
+    signer = Signer(KEY, "q")
+    raw = _outcome.encode_success(serialize, 7, 1, NOW_MS, NOW_MS, NOW_MS, "w", "f")
+    sealed = signer.seal("t1", raw)
+    assert _outcome.decode_outcome(deserialize, "t1", sealed, signer).value == 7
+    with pytest.raises(InvalidSignature):
+        _outcome.decode_outcome(deserialize, "t1", raw, signer)
+
+
 def test_json_success_outcome() -> None:
-    raw = _wire.encode_success(_json_dumps, [1, "x"], 1, NOW_MS, NOW_MS, NOW_MS, "w", "f")
-    assert _wire.decode_outcome(json.loads, "t", raw).value == [1, "x"]
+    raw = _outcome.encode_success(_json_dumps, [1, "x"], 1, NOW_MS, NOW_MS, NOW_MS, "w", "f")
+    assert _outcome.decode_outcome(json.loads, "t", raw).value == [1, "x"]
 
 
 def test_unserializable_return_value() -> None:
     with pytest.raises(SerializationError, match="return value"):
-        _wire.encode_success(serialize, object(), 1, NOW_MS, NOW_MS, NOW_MS, "w", "fetch")
+        _outcome.encode_success(serialize, object(), 1, NOW_MS, NOW_MS, NOW_MS, "w", "fetch")
 
 
 @pytest.mark.parametrize(
     ("kind", "error_type"),
     [
-        (_wire.KIND_FAILED, TaskFailed),
-        (_wire.KIND_TIMED_OUT, TaskTimedOut),
-        (_wire.KIND_ABORTED, TaskAborted),
+        (_outcome.KIND_FAILED, TaskFailed),
+        (_outcome.KIND_TIMED_OUT, TaskTimedOut),
+        (_outcome.KIND_ABORTED, TaskAborted),
     ],
 )
 def test_failure_outcome_round_trip(kind: int, error_type: type[TaskFailed]) -> None:
-    raw = _wire.encode_failure(
+    raw = _outcome.encode_failure(
         kind, "ValueError", "bad input", "Traceback...\nValueError: bad input", 3,
         NOW_MS, NOW_MS + 1, NOW_MS + 2, "worker-1", "fetch",
     )  # fmt: skip
-    outcome = _wire.decode_outcome(deserialize, "task-9", raw)
+    outcome = _outcome.decode_outcome(deserialize, "task-9", raw)
     assert not outcome.success
     assert outcome.value is None
     assert type(outcome.error) is error_type
@@ -174,40 +200,48 @@ def test_failure_outcome_round_trip(kind: int, error_type: type[TaskFailed]) -> 
         outcome.unwrap()
 
 
-def test_failure_body_is_only_strings() -> None:
-    raw = _wire.encode_failure(_wire.KIND_FAILED, "E", "m", "tb", 1, 0, 0, 0, "w", "f")
-    assert msgpack.unpackb(raw, raw=False)[2] == ["E", "m", "tb"]
+def test_outcome_layout_is_versioned_and_failures_are_only_strings() -> None:
+    raw = _outcome.encode_failure(_outcome.KIND_FAILED, "E", "m", "tb", 1, 0, 0, 0, "w", "f")
+    decoded = msgpack.unpackb(raw, raw=False)
+    assert decoded[0] == 1
+    assert decoded[2] == ["E", "m", "tb"]
 
 
 @pytest.mark.parametrize("raw", [b"", b"\xc1", msgpack.packb([1, 0, b""])])
 def test_malformed_outcome(raw: bytes) -> None:
     with pytest.raises(SerializationError):
-        _wire.decode_outcome(deserialize, "t", raw)
+        _outcome.decode_outcome(deserialize, "t", raw)
 
 
 def test_outcome_whose_value_cannot_be_decoded() -> None:
-    raw = _wire.encode_success(_json_dumps, [1], 1, NOW_MS, NOW_MS, NOW_MS, "w", "f")
+    raw = _outcome.encode_success(_json_dumps, [1], 1, NOW_MS, NOW_MS, NOW_MS, "w", "f")
     with pytest.raises(SerializationError, match="result"):
-        _wire.decode_outcome(deserialize, "t", raw)  # written as JSON, read as msgpack
+        _outcome.decode_outcome(deserialize, "t", raw)  # written as JSON, read as msgpack
 
 
 def test_health_record_round_trip() -> None:
     record = {"worker_id": "w", "done": 3, "load": 0.5}
-    assert _wire.decode_health(_wire.encode_health(record)) == record
+    assert decode_health(encode_health(record)) == record
     with pytest.raises(SerializationError):
-        _wire.decode_health(msgpack.packb([1, 2]))
+        decode_health(msgpack.packb([1, 2]))
 
 
 def test_inbox_message_split() -> None:
     outcome = b"\x01:\x02outcome-bytes"
     message = b"6:task:1" + outcome
-    assert _wire.decode_inbox_message(message) == ("task:1", outcome)
+    assert _outcome.decode_inbox_message(message) == ("task:1", outcome)
+
+
+@pytest.mark.parametrize("message", [b"", b"garbage", b"99:short", b"x:abc", b"\xff\xfe:1"])
+def test_malformed_inbox_message_is_a_value_error(message: bytes) -> None:
+    with pytest.raises((ValueError, UnicodeDecodeError)):
+        _outcome.decode_inbox_message(message)
 
 
 def test_time_helpers() -> None:
     before = time.time_ns() // 1_000_000
-    now = _wire.now_ms()
+    now = now_ms()
     assert before <= now <= time.time_ns() // 1_000_000
-    converted = _wire.from_ms(NOW_MS)
+    converted = from_ms(NOW_MS)
     assert converted.tzinfo is timezone.utc
     assert round(converted.timestamp() * 1000) == NOW_MS

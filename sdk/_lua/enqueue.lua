@@ -1,40 +1,31 @@
 -- Enqueue a batch of tasks atomically.  Idempotent per task id: an id that is
--- already live (queued, scheduled or running) is left alone, which is how
--- `unique=True` and explicit idempotency keys return the live task.
+-- already live (queued, scheduled or running) is left alone, and the caller's
+-- route is added to it, which is how `unique=True` and explicit idempotency keys
+-- hand every caller the outcome of the one live task.
 --
--- KEYS[1] tasks   KEYS[2] delayed   KEYS[3] wake stream   KEYS[4] prio hash
--- KEYS[5 .. 4+S] the priority streams; KEYS[4+S+i] result key of the i-th task
---   (a stale outcome of a reused id is dropped)
--- ARGV[1] number of tasks n   ARGV[2] number of streams S
---   then per task: id, payload, due_ms (0 = ready now), stream index (1-based),
---   priority name ('' for the default priority; others are remembered in the prio
---   hash so that a scheduled or retried task returns to its own stream)
--- Returns array of n integers: 1 = created, 0 = an id that was already live.
-local tasks, delayed, wake, prio = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local n, s = tonumber(ARGV[1]), tonumber(ARGV[2])
-local scheduled = false
+-- ARGV[1] n, then per task 10 values: id, args, fn, enqueue_ms, signature
+--   ('' unsigned), due_ms (0 = now), priority ('' = default), ttl_ms,
+--   route ('' = none), fresh ('1': a random id, no stale outcome to drop)
+-- Returns an array of n integers: 1 = created, 0 = the id was live already.
+local n = tonumber(ARGV[1])
 local created = {}
+local scheduled = false
 for i = 1, n do
-    local b = 3 + (i - 1) * 5
-    local id, payload, due = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
-    if redis.call('HSETNX', tasks, id, payload) == 1 then
-        redis.call('UNLINK', KEYS[4 + s + i])
-        if ARGV[b + 4] ~= '' then
-            redis.call('HSET', prio, id, ARGV[b + 4])
+    local b = 2 + (i - 1) * 10
+    local key = task_key(ARGV[b])
+    if redis.call('EXISTS', key) == 1 then
+        if ARGV[b + 8] ~= '' then
+            add_route(key, ARGV[b + 8])
         end
-        if due > 0 then
-            redis.call('ZADD', delayed, due, id)
+        created[i] = 0
+    else
+        if create(b, ARGV[b + 9] == '1') then
             scheduled = true
-        else
-            redis.call('XADD', KEYS[4 + tonumber(ARGV[b + 3])], '*', 'i', id)
         end
         created[i] = 1
-    else
-        created[i] = 0
     end
 end
 if scheduled then
-    -- idle workers block on the streams; this wakes them to learn the new due time
-    redis.call('XADD', wake, 'MAXLEN', '~', 16, '*', 'w', '1')
+    wake()
 end
 return created

@@ -1,81 +1,115 @@
 -- Take up to `count` ready tasks for one consumer, in a single round trip:
 --   1. move due scheduled tasks to their priority's stream (at most move_limit);
---   2. optionally reclaim entries whose lease lapsed (idle >= reclaim_ms), i.e.
---      whose worker died or stalled; XAUTOCLAIM makes them ours;
+--   2. when reclaim_ms > 0, reclaim deliveries whose lease lapsed (idle at least
+--      reclaim_ms: their worker died or stalled) from other consumers, walking
+--      each stream's pending list from a cursor, so lapsed entries behind many
+--      live ones are reached too.  A consumer never reclaims its own entries: a
+--      stalled worker that wakes up still runs them, and renews them;
 --   3. read new entries through the consumer group, highest priority first;
---   4. for every entry, load its payload and count the delivery as a try.  The
---      try number is the fencing token that finish.lua checks.  An entry whose
---      task is gone (aborted while queued) is acknowledged and dropped; a task
---      with an abort pending (its worker died while it was aborted) is flagged.
+--   4. for every entry, check that it is the task's current generation (the
+--      task hash names this entry; a stale entry of an aborted, finished or
+--      re-enqueued task is acknowledged and dropped unrun) and count the
+--      delivery as a try.  (entry, try) is the fencing token finish.lua checks.
 --
--- KEYS[1] tasks   KEYS[2] tries   KEYS[3] running   KEYS[4] delayed   KEYS[5] wake
--- KEYS[6] aborting   KEYS[7] prio hash   KEYS[8 .. 7+S] streams, highest priority first
--- ARGV[1] group   ARGV[2] consumer   ARGV[3] count   ARGV[4] now_ms   ARGV[5] move_limit
--- ARGV[6] reclaim_ms (0 = do not reclaim)   ARGV[7] reclaim_count
--- ARGV[8] index of the default priority's stream   ARGV[9 .. 8+S] priority names
--- Returns {entries, next_due_ms, last_ids}
---   entries: flat array of (stream index, entry_id, task_id, payload, tries,
---            abort_pending) sextuples
+-- ARGV[1] consumer   ARGV[2] count   ARGV[3] now_ms   ARGV[4] move_limit
+-- ARGV[5] reclaim_ms (0 = do not reclaim)   ARGV[6] S, the number of priorities
+-- ARGV[7 .. 6+S] priority names, highest first
+-- ARGV[7+S .. 6+2S] reclaim cursor per stream ('-' = from the start)
+-- Returns {entries, next_due_ms, last_ids, cursors}
+--   entries: flat array of 10-tuples: priority index, entry id, task id, args, fn,
+--            enqueue_ms, signature ('' unsigned), try, abort (0/1), ttl_ms
 --   next_due_ms: due time of the earliest scheduled task, or -1
 --   last_ids: when nothing was taken, the ids after which a blocking XREAD of the
 --            S streams and the wake stream (in that order) waits for something new
-local tasks, tries, running, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local group, consumer = ARGV[1], ARGV[2]
-local count, now = tonumber(ARGV[3]), tonumber(ARGV[4])
-local move_limit, reclaim_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
-local default_index = tonumber(ARGV[8])
-local s = #KEYS - 7
-local index_of = {}
+--   cursors: the reclaim cursor per stream for the next call
+local consumer = ARGV[1]
+local count, now = tonumber(ARGV[2]), tonumber(ARGV[3])
+local move_limit, reclaim_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
+local s = tonumber(ARGV[6])
+local names, streams = {}, {}
 for i = 1, s do
-    index_of[ARGV[8 + i]] = i
+    names[i] = ARGV[6 + i]
+    streams[i] = stream_key(names[i])
 end
 
-local due = redis.call('ZRANGE', delayed, '-inf', now, 'BYSCORE', 'LIMIT', 0, move_limit)
+local due = redis.call('ZRANGE', DELAYED, '-inf', now, 'BYSCORE', 'LIMIT', 0, move_limit)
 for _, id in ipairs(due) do
-    redis.call('ZREM', delayed, id)
-    local name = redis.call('HGET', KEYS[7], id)
-    local index = (name and index_of[name]) or default_index
-    redis.call('XADD', KEYS[7 + index], '*', 'i', id)
+    redis.call('ZREM', DELAYED, id)
+    local key = task_key(id)
+    local t = redis.call('HMGET', key, F_FN, F_PRIORITY)
+    if t[1] then
+        push(key, id, t[2])
+    end
 end
 
 local out = {}
 local taken = 0
-local function take(index, entry_id, fields)
-    local stream = KEYS[7 + index]
-    local id = fields[2]
-    local payload = redis.call('HGET', tasks, id)
-    if not payload then
-        redis.call('XACK', stream, group, entry_id)
-        redis.call('XDEL', stream, entry_id)
+local function take(index, entry, fields)
+    local stream = streams[index]
+    local id = fields and fields[1] == 'i' and fields[2]
+    if not id then
+        -- not written by relayq: keep it for a person to look at, never run it
+        redis.call('XADD', DEAD, '*', 'id', '', 'reason', 'malformed stream entry ' .. entry,
+            'at', now, 'bytes', 0)
+        ack(stream, entry)
         return
     end
-    local n = redis.call('HINCRBY', tries, id, 1)
-    redis.call('HSET', running, id, consumer)
-    out[#out + 1] = index
-    out[#out + 1] = entry_id
-    out[#out + 1] = id
-    out[#out + 1] = payload
-    out[#out + 1] = n
-    out[#out + 1] = redis.call('HEXISTS', KEYS[6], id)
+    local key = task_key(id)
+    local ok, t = pcall(redis.call, 'HMGET', key, F_ENTRY, F_ARGS, F_FN, F_ENQUEUED,
+        F_SIGNATURE, F_TRIES, F_ABORT, F_TTL)
+    if not ok or t[1] ~= entry then
+        ack(stream, entry)
+        return
+    end
+    local try = (tonumber(t[6]) or 0) + 1
+    redis.call('HSET', key, F_TRIES, try, F_HOLDER, consumer)
+    local n = #out
+    out[n + 1] = index
+    out[n + 2] = entry
+    out[n + 3] = id
+    -- a hash that relayq did not write may lack fields: the worker then fails the
+    -- task as bad input, which needs every value present
+    out[n + 4] = t[2] or ''
+    out[n + 5] = t[3] or ''
+    out[n + 6] = tonumber(t[4]) or 0
+    out[n + 7] = t[5] or ''
+    out[n + 8] = try
+    out[n + 9] = t[7] and 1 or 0
+    out[n + 10] = tonumber(t[8]) or DEFAULT_TTL_MS
     taken = taken + 1
 end
 
-if reclaim_ms > 0 then
-    for index = 1, s do
-        local claimed = redis.call('XAUTOCLAIM', KEYS[7 + index], group, consumer, reclaim_ms,
-            '0-0', 'COUNT', tonumber(ARGV[7]))
-        for _, e in ipairs(claimed[2]) do
-            take(index, e[1], e[2])
+local cursors = {}
+for index = 1, s do
+    local cursor = ARGV[6 + s + index]
+    if reclaim_ms > 0 and taken < count then
+        local start = cursor == '-' and '-' or '(' .. cursor
+        local want = count - taken
+        local pending = redis.call('XPENDING', streams[index], GROUP, 'IDLE', reclaim_ms,
+            start, '+', want)
+        for _, p in ipairs(pending) do
+            if p[2] ~= consumer then
+                local claimed = redis.call('XCLAIM', streams[index], GROUP, consumer, reclaim_ms, p[1])
+                local e = claimed[1]
+                if e then
+                    take(index, e[1], e[2])
+                else
+                    -- Redis 6.2 returns nil for an entry deleted from the stream
+                    redis.call('XACK', streams[index], GROUP, p[1])
+                end
+            end
         end
+        cursor = (#pending < want) and '-' or pending[#pending][1]
     end
+    cursors[index] = cursor
 end
 
 for index = 1, s do
     if taken >= count then
         break
     end
-    local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count - taken,
-        'STREAMS', KEYS[7 + index], '>')
+    local read = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count - taken,
+        'STREAMS', streams[index], '>')
     if read then
         for _, e in ipairs(read[1][2]) do
             take(index, e[1], e[2])
@@ -84,7 +118,7 @@ for index = 1, s do
 end
 
 local next_due = -1
-local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+local first = redis.call('ZRANGE', DELAYED, 0, 0, 'WITHSCORES')
 if first[2] then
     next_due = tonumber(first[2])
 end
@@ -95,8 +129,8 @@ local function last_id(key)
 end
 if taken == 0 then
     for index = 1, s do
-        last_ids[index] = last_id(KEYS[7 + index])
+        last_ids[index] = last_id(streams[index])
     end
-    last_ids[s + 1] = last_id(KEYS[5])
+    last_ids[s + 1] = last_id(WAKE)
 end
-return {out, next_due, last_ids}
+return {out, next_due, last_ids, cursors}

@@ -1,71 +1,58 @@
--- Settle a batch of deliveries: store and publish outcomes, or schedule retries.
--- Fenced: a settlement is applied only when the try number it carries is still
--- the task's current one.  A worker whose lease lapsed and whose task was
--- reclaimed (the try count moved on) can neither overwrite the outcome nor
--- acknowledge the new holder's delivery.
+-- Settle a batch of deliveries: deliver outcomes, or schedule retries.
+-- Fenced: a settlement applies only while its delivery is the task's current
+-- one, i.e. the task hash still names its stream entry and its try.  A worker
+-- whose lease lapsed and whose task was reclaimed (the try moved on), or whose
+-- task was aborted and sent again (a new entry), can neither overwrite the
+-- outcome nor acknowledge the new holder's delivery.
 --
--- KEYS[1] tasks   KEYS[2] tries   KEYS[3] running   KEYS[4] delayed   KEYS[5] wake
--- KEYS[6] aborting   KEYS[7] dead-letter stream   KEYS[8] prio hash
--- KEYS[9 .. 8+S] the priority streams; KEYS[8+S+i] result key of the i-th settlement
--- ARGV[1] group   ARGV[2] n   ARGV[3] dead-letter cap   ARGV[4] S
---   then per settlement 10 values:
---   stream index, entry_id, task_id, try, action, outcome, ttl_ms, channel, reason,
---   reply channel ('' = none: the sending client's inbox, see sdk/_wire.py)
---   action 'd' (done): store the outcome for ttl_ms (-1 = forever, 0 = not at all),
---                      publish it on channel, forget the task
---   action 'x' (dead): as 'd', and also copy the task to the dead-letter stream
---                      with `reason` (its input could not be used)
---   action 'r' (retry): outcome holds the due time in ms; the task goes back to
---                      the delayed set (or straight to its stream when due <= 0)
--- Returns array of n integers: 1 = applied, 0 = fenced out (not the current holder).
-local tasks, tries, running, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local group, n, dead_cap, s = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+-- ARGV[1] n   ARGV[2] now_ms   ARGV[3] dead-letter cap (entries)
+-- ARGV[4] dead-letter cap (bytes), then per settlement 8 values:
+--   priority ('' = default), entry id, task id, try, action, data, ttl_ms, reason
+--   action 'done':  data is the outcome: delivered (stored for ttl_ms: -1 forever,
+--                   0 not at all, -2 the task's own `t` field) to every route;
+--                   the task is forgotten
+--   action 'dead':  as 'done', after copying the task to the dead-letter stream
+--                   with `reason` (its input could not be used)
+--   action 'retry': data is the due time in ms; the task goes back to the delayed
+--                   set, or straight to its stream as a new entry when due <= 0
+-- Returns an array of n integers: 1 = applied, 0 = fenced out.
+local n, now = tonumber(ARGV[1]), ARGV[2]
+local dead_cap, dead_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local scheduled = false
 local applied = {}
 for i = 1, n do
-    local b = 5 + (i - 1) * 10
-    local stream = KEYS[8 + tonumber(ARGV[b])]
-    local entry_id, id, try, action = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-    if redis.call('HGET', tries, id) ~= try then
+    local b = 5 + (i - 1) * 8
+    local priority, entry, id, try, action = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+    local key = task_key(id)
+    local t = redis.call('HMGET', key, F_ENTRY, F_TRIES, F_ROUTES, F_TTL)
+    if t[1] ~= entry or t[2] ~= try then
         applied[i] = 0
     else
-        redis.call('XACK', stream, group, entry_id)
-        redis.call('XDEL', stream, entry_id)
-        redis.call('HDEL', running, id)
-        if action == 'r' then
+        ack(stream_key(priority), entry)
+        if action == 'retry' then
             local due = tonumber(ARGV[b + 5])
             if due > 0 then
-                -- promotion finds the task's priority in the prio hash again
-                redis.call('ZADD', delayed, due, id)
+                redis.call('ZADD', DELAYED, due, id)
+                redis.call('HSET', key, F_ENTRY, '', F_HOLDER, '')
                 scheduled = true
             else
-                redis.call('XADD', stream, '*', 'i', id)
+                push(key, id, priority)
             end
         else
-            local outcome, ttl = ARGV[b + 5], tonumber(ARGV[b + 6])
-            if action == 'x' then
-                redis.call('XADD', KEYS[7], 'MAXLEN', '~', dead_cap, '*', 'id', id,
-                    'reason', ARGV[b + 8], 'payload', redis.call('HGET', tasks, id) or '')
+            if action == 'dead' then
+                dead_letter(key, id, ARGV[b + 7], now, dead_cap, dead_bytes)
             end
-            redis.call('HDEL', tasks, id)
-            redis.call('HDEL', tries, id)
-            redis.call('HDEL', KEYS[6], id)
-            redis.call('HDEL', KEYS[8], id)
-            if ttl > 0 then
-                redis.call('SET', KEYS[8 + s + i], outcome, 'PX', ttl)
-            elseif ttl < 0 then
-                redis.call('SET', KEYS[8 + s + i], outcome)
+            redis.call('DEL', key)
+            local ttl = tonumber(ARGV[b + 6])
+            if ttl == -2 then
+                ttl = tonumber(t[4]) or DEFAULT_TTL_MS
             end
-            redis.call('PUBLISH', ARGV[b + 7], outcome)
-            if ARGV[b + 9] ~= '' then
-                redis.call('PUBLISH', ARGV[b + 9], #id .. ':' .. id .. outcome)
-            end
+            deliver(id, ARGV[b + 5], ttl, t[3])
         end
         applied[i] = 1
     end
 end
 if scheduled then
-    -- idle workers block on the streams; this wakes them to learn the new due time
-    redis.call('XADD', KEYS[5], 'MAXLEN', '~', 16, '*', 'w', '1')
+    wake()
 end
 return applied

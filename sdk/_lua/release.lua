@@ -1,24 +1,23 @@
--- Hand deliveries a worker took but never started back to the queue at once
--- (graceful shutdown), instead of leaving them to lapse.  The unused try is
--- given back.  Only entries this consumer still owns are released.
+-- Hand deliveries back to the queue at once (graceful shutdown) instead of
+-- leaving them to lapse.  Each goes back as a new stream entry (a new
+-- generation, so the old token can never match again).  A delivery that never
+-- started gives its try back; one that started (cancelled at the end of the
+-- grace period) keeps it, so a task that always outlasts the grace period still
+-- reaches max_tries.  Only deliveries that are still current are released.
 --
--- KEYS[1] tries   KEYS[2] running   KEYS[3 .. 2+S] the priority streams
--- ARGV[1] group   ARGV[2] consumer, then triples: stream index, entry_id, task_id
+-- ARGV per delivery 5 values: priority, entry id, task id, try, started ('1'/'0')
 -- Returns the number of tasks handed back.
-local tries, running = KEYS[1], KEYS[2]
-local group, consumer = ARGV[1], ARGV[2]
 local released = 0
-for i = 3, #ARGV, 3 do
-    local stream, entry_id, id = KEYS[2 + tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]
-    local p = redis.call('XPENDING', stream, group, entry_id, entry_id, 1, consumer)
-    if p[1] then
-        redis.call('XACK', stream, group, entry_id)
-        redis.call('XDEL', stream, entry_id)
-        redis.call('HDEL', running, id)
-        if redis.call('HINCRBY', tries, id, -1) <= 0 then
-            redis.call('HDEL', tries, id)
+for b = 1, #ARGV, 5 do
+    local priority, entry, id, try = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+    local key = task_key(id)
+    local t = redis.call('HMGET', key, F_ENTRY, F_TRIES)
+    if t[1] == entry and t[2] == try then
+        ack(stream_key(priority), entry)
+        if ARGV[b + 4] == '0' then
+            redis.call('HSET', key, F_TRIES, tonumber(try) - 1)
         end
-        redis.call('XADD', stream, '*', 'i', id)
+        push(key, id, priority)
         released = released + 1
     end
 end

@@ -1,27 +1,29 @@
--- Renew the leases a worker holds by resetting the idle time of its pending
--- entries, and report the ones it no longer owns (reclaimed by another worker
--- after a stall) so it can stop treating them as its own.  Ownership is checked
--- entry by entry: a blind XCLAIM would steal a task back from its new holder.
--- Also reports which held tasks have an abort pending, in case the worker
--- missed the message on the control channel (e.g. during a reconnect).
+-- Renew the leases a worker holds: reset the idle time of every delivery that is
+-- still the task's current one (the task hash names its entry and its try), and
+-- report the ones that are not (reclaimed by another worker after a stall, or
+-- superseded) so the worker stops treating them as its own.  Checking the
+-- fencing token first is what makes the XCLAIM safe: a delivery whose token
+-- still holds was never claimed by anyone else.  Also reports which held tasks
+-- have an abort pending, in case the worker missed the control message.
 --
--- KEYS[1] aborting   KEYS[2 .. 1+S] the priority streams
--- ARGV[1] group   ARGV[2] consumer, then triples: stream index, entry_id, task_id
--- Returns {lost entry ids, task ids with an abort pending}
-local group, consumer = ARGV[1], ARGV[2]
+-- ARGV[1] consumer, then per delivery 4 values: priority, entry id, task id, try
+-- Returns {indexes of lost deliveries (1-based), indexes with an abort pending}
+local consumer = ARGV[1]
 local mine, lost, aborting = {}, {}, {}
-for i = 3, #ARGV, 3 do
-    local index, entry_id = tonumber(ARGV[i]), ARGV[i + 1]
-    local stream = KEYS[1 + index]
-    local p = redis.call('XPENDING', stream, group, entry_id, entry_id, 1, consumer)
-    if p[1] then
-        mine[index] = mine[index] or {'XCLAIM', stream, group, consumer, 0}
-        table.insert(mine[index], entry_id)
-        if redis.call('HEXISTS', KEYS[1], ARGV[i + 2]) == 1 then
-            aborting[#aborting + 1] = ARGV[i + 2]
-        end
+local i = 0
+for b = 2, #ARGV, 4 do
+    i = i + 1
+    local priority, entry = ARGV[b], ARGV[b + 1]
+    local t = redis.call('HMGET', task_key(ARGV[b + 2]), F_ENTRY, F_TRIES, F_ABORT)
+    if t[1] ~= entry or t[2] ~= ARGV[b + 3] then
+        lost[#lost + 1] = i
     else
-        lost[#lost + 1] = entry_id
+        local stream = stream_key(priority)
+        mine[stream] = mine[stream] or {'XCLAIM', stream, GROUP, consumer, 0}
+        table.insert(mine[stream], entry)
+        if t[3] then
+            aborting[#aborting + 1] = i
+        end
     end
 end
 for _, args in pairs(mine) do

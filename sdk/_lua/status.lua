@@ -1,24 +1,23 @@
 -- Read where a task is, atomically.
 --
--- KEYS[1] tasks   KEYS[2] tries   KEYS[3] running   KEYS[4] delayed   KEYS[5] result key
 -- ARGV[1] task id
--- Returns {state, payload, tries, due_ms, holder}
---   state: 'done' | 'scheduled' | 'running' | 'queued' | 'missing'
+-- Returns {state, fn, enqueue_ms, tries, due_ms, holder}
+--   state: 'done' | 'scheduled' | 'running' | 'queued' | 'missing'; the other values
+--   are false unless the task is live ('running' means a worker holds it)
 local id = ARGV[1]
-local payload = redis.call('HGET', KEYS[1], id)
-if not payload then
-    if redis.call('EXISTS', KEYS[5]) == 1 then
-        return {'done', false, 0, -1, false}
+local t = redis.call('HMGET', task_key(id), F_FN, F_ENQUEUED, F_TRIES, F_HOLDER)
+if not t[1] then
+    if redis.call('EXISTS', result_key(id)) == 1 then
+        return {'done', false, false, false, false, false}
     end
-    return {'missing', false, 0, -1, false}
+    return {'missing', false, false, false, false, false}
 end
-local tries = tonumber(redis.call('HGET', KEYS[2], id) or '0')
-local due = redis.call('ZSCORE', KEYS[4], id)
+local tries = tonumber(t[3] or '0')
+local due = redis.call('ZSCORE', DELAYED, id)
 if due then
-    return {'scheduled', payload, tries, tonumber(due), false}
+    return {'scheduled', t[1], t[2], tries, tonumber(due), false}
 end
-local holder = redis.call('HGET', KEYS[3], id)
-if holder then
-    return {'running', payload, tries, -1, holder}
+if t[4] and t[4] ~= '' then
+    return {'running', t[1], t[2], tries, -1, t[4]}
 end
-return {'queued', payload, tries, -1, false}
+return {'queued', t[1], t[2], tries, -1, false}

@@ -6,21 +6,31 @@ import asyncio
 import inspect
 import os
 from collections.abc import Callable, Coroutine, Iterable, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from redis.asyncio import Redis
-from typing_extensions import ParamSpec, Self
+from typing_extensions import ParamSpec, Self, Unpack
 
 from .. import _codec
+from .._aio import Backoff, GroupCommit, Supervisor
+from .._envelope import DEFAULT_TTL_MS, NewTask, encode_args, new_task_id
 from .._keys import Keys
-from .._models import TaskOutcome
-from .._redis import ENQUEUE, connect, load_scripts, resolve_url, translate_errors
-from .._wire import decode_outcome, encode_task, now_ms
-from ..errors import ConfigurationError, NotConnected, PayloadTooLarge, RedisUnavailable
+from .._models import TaskInfo, TaskOutcome, TaskStatus
+from .._outcome import decode_outcome
+from .._redis import connect, is_unavailable, translate_errors
+from .._scripts import ENQUEUE_CHUNK, Scripts, WatchReply
+from .._signing import Signer
+from .._time import now_ms, seconds
+from ..errors import NotConnected, PayloadTooLarge, RedisUnavailable
+from ._config import DEFAULT_MAX_PAYLOAD_BYTES, ClientConfig, ClientOptions
+from ._control import abort_task, reschedule_task, task_status
 from ._listener import ResultListener
-from ._result import TaskResult
-from ._taskref import TaskRef, new_task_id
+from ._request import TaskRequest
+from ._result import TaskResult, send_all
+from ._taskref import TaskRef
+from ._waiting import Wait
 
 __all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "Client"]
 
@@ -28,32 +38,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
-#: Encoded task payloads larger than this are refused at enqueue (Redis holds
-#: every queued payload in memory; a 50 MB argument is almost always a bug).
-DEFAULT_MAX_PAYLOAD_BYTES: Final = 1024 * 1024
-# Tasks per EVALSHA in a batch: large enough to amortise the call, small enough
-# that one script does not block Redis for long.
-_BATCH_CHUNK: Final = 1000
+_WATCH_CHUNK: Final = 1000
+
+_Send = tuple[NewTask, "asyncio.Future[None]"]
+_Watch = tuple[str, "asyncio.Future[WatchReply]"]
 
 
-def _check_priorities(
-    priorities: Sequence[str], default: str | None
-) -> tuple[tuple[str, ...], str]:
-    names = tuple(priorities)
-    if isinstance(priorities, str) or not names:
-        raise ConfigurationError(
-            f"priorities must be a non-empty list of names, got {priorities!r}"
-        )
-    for name in names:
-        if not isinstance(name, str) or not name or "{" in name or "}" in name:
-            raise ConfigurationError(f"invalid priority name {name!r}")
-    if len(set(names)) != len(names):
-        raise ConfigurationError(f"priority names must be distinct, got {names!r}")
-    if default is None:
-        default = "default" if "default" in names else names[-1]
-    if default not in names:
-        raise ConfigurationError(f"default_priority {default!r} is not one of {names!r}")
-    return names, default
+def _retrieved(fut: asyncio.Future[Any]) -> None:
+    # a waiter that gave up never reads its watch: asyncio must not report that
+    if not fut.cancelled():
+        fut.exception()
 
 
 class Client:
@@ -72,65 +66,77 @@ class Client:
 
     :param redis_url: Redis to use; default ``$REDIS_URL``, else ``redis://localhost:6379``.
     :param queue_name: the queue (must match the workers').
-    :param serializer: encodes arguments (and, in workers, results); default msgpack.
-    :param deserializer: the inverse of ``serializer``.
-    :param max_payload_bytes: refuse tasks whose encoded payload is larger.
-    :param signing_key: sign every task with HMAC-SHA256 under this key; workers
-        with the same key reject tampered or unsigned tasks before decoding them.
-    :param priorities: the queue's named priorities, highest first (must match the
-        workers'); ``.start(priority=name)`` picks one.
-    :param default_priority: the priority of tasks started without one; default
-        ``"default"`` if it is among ``priorities``, else the lowest.
+    :param options: see :class:`~sdk.client.ClientOptions`: ``serializer``,
+        ``deserializer``, ``max_payload_bytes``, ``signing_key``, ``signing_ttl``,
+        ``priorities``, ``default_priority``.
+    :raises ConfigurationError: an invalid or unknown option.
     """
 
     def __init__(
         self,
         redis_url: str | None = None,
         queue_name: str = "default",
-        *,
-        serializer: _codec.Serializer | None = None,
-        deserializer: _codec.Deserializer | None = None,
-        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-        signing_key: bytes | str | None = None,
-        priorities: Sequence[str] = ("default",),
-        default_priority: str | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        if (serializer is None) != (deserializer is None):
-            raise ConfigurationError("pass serializer= and deserializer= together")
-        try:
-            self.keys = Keys(queue_name)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
-        if max_payload_bytes <= 0:
-            raise ConfigurationError(f"max_payload_bytes must be > 0, got {max_payload_bytes}")
-        self.queue_name = queue_name
-        self.redis_url = resolve_url(redis_url)
-        self.serializer: _codec.Serializer = serializer or _codec.serialize
-        self.deserializer: _codec.Deserializer = deserializer or _codec.deserialize
-        self.max_payload_bytes = max_payload_bytes
-        if isinstance(signing_key, str):
-            signing_key = signing_key.encode()
-        if signing_key is not None and len(signing_key) < 16:
-            raise ConfigurationError("signing_key must be at least 16 bytes")
-        self.signing_key: bytes | None = signing_key
-        self.priorities, self.default_priority = _check_priorities(priorities, default_priority)
-        #: The ready streams, highest priority first (index + 1 is what Lua receives).
-        self.streams = [self.keys.stream_for(p) for p in self.priorities]
-        self._priority_index = {p: i + 1 for i, p in enumerate(self.priorities)}
-        self._redis: Redis | None = None
-        self._listener: ResultListener | None = None
-        #: This client's inbox channel: outcomes of the tasks it sends from
-        #: ``.result()``/``.outcome()`` come here, so no per-task subscription is needed.
-        self.inbox = self.keys.inbox(os.urandom(8).hex())
+        self.config = ClientConfig.build(redis_url, queue_name, options)
+        #: This client's id: its inbox channel receives the outcomes its callers wait for.
+        self.client_id = os.urandom(8).hex()
+        self._inbox = self.config.keys.inbox(self.client_id)
         self._entered = 0
-        # group commit of single enqueues: one call goes out directly; calls made
-        # while it is in flight are sent together in one EVALSHA by `_flusher`
-        self._direct_busy = False
-        self._pending: list[tuple[TaskResult[Any], bytes, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._redis: Redis | None = None
+        self._scripts: Scripts | None = None
+        self._listener: ResultListener | None = None
+        self._supervisor: Supervisor | None = None
+        self._sends: GroupCommit[_Send] | None = None
+        self._watches: GroupCommit[_Watch] | None = None
 
     def __repr__(self) -> str:
-        return f"<Client queue={self.queue_name!r} url={self.redis_url!r}>"
+        return f"<Client queue={self.queue_name!r} url={self.config.safe_url!r}>"
+
+    @property
+    def queue_name(self) -> str:
+        """The queue this client sends to."""
+        return self.config.queue_name
+
+    @property
+    def redis_url(self) -> str:
+        """The Redis URL (with its password, if any: show :attr:`safe_url` instead)."""
+        return self.config.redis_url
+
+    @property
+    def safe_url(self) -> str:
+        """The Redis URL without its password."""
+        return self.config.safe_url
+
+    @property
+    def keys(self) -> Keys:
+        """The queue's key schema."""
+        return self.config.keys
+
+    @property
+    def serializer(self) -> _codec.Serializer:
+        """Encodes arguments (and, in workers, results)."""
+        return self.config.serializer
+
+    @property
+    def deserializer(self) -> _codec.Deserializer:
+        """The inverse of :attr:`serializer`."""
+        return self.config.deserializer
+
+    @property
+    def signer(self) -> Signer | None:
+        """Signs tasks and seals outcomes (``None`` without a ``signing_key``)."""
+        return self.config.signer
+
+    @property
+    def priorities(self) -> tuple[str, ...]:
+        """The queue's named priorities, highest first."""
+        return self.config.priorities.names
+
+    @property
+    def default_priority(self) -> str:
+        """The priority of tasks started without one."""
+        return self.config.priorities.default
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -152,39 +158,52 @@ class Client:
 
     async def _connect(self) -> None:
         redis = connect(self.redis_url)
+        scripts = Scripts(redis, self.keys)
         try:
-            with translate_errors():
-                await redis.ping()
-                await load_scripts(redis)
-        except RedisUnavailable as exc:
+            try:
+                with translate_errors():
+                    await redis.ping()
+                await scripts.require_permissions("client", "")
+            except RedisUnavailable as exc:
+                raise RedisUnavailable(
+                    f"cannot connect to Redis at {self.safe_url}: {exc}"
+                ) from exc
+            listener = ResultListener.acquire(redis, self.redis_url)
+            try:
+                await listener.subscribe(self._inbox)
+            except BaseException:
+                await listener.release()
+                raise
+        except BaseException:
             await redis.aclose()
-            raise RedisUnavailable(f"cannot connect to Redis at {self.redis_url}: {exc}") from exc
-        self._redis = redis
-        self._listener = ResultListener.acquire(redis, self.redis_url)
-        await self._listener.open_inbox(self.inbox)
+            raise
+        self._redis, self._scripts, self._listener = redis, scripts, listener
+        supervisor = self._supervisor = Supervisor(f"client of queue {self.queue_name!r}")
+        self._sends = GroupCommit(supervisor, "enqueue", self._write_sends, ENQUEUE_CHUNK)
+        self._watches = GroupCommit(supervisor, "watch", self._write_watches, _WATCH_CHUNK)
 
     async def _close(self) -> None:
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._sends is not None:
+            await self._sends.drain()  # every send a caller awaits gets its answer
         if self._listener is not None:
-            self._listener.close_inbox(self.inbox)
+            self._listener.unsubscribe(self._inbox)  # waiting callers fail with NotConnected
             await self._listener.release()
-            self._listener = None
+        if self._supervisor is not None:
+            await self._supervisor.stop()
         if self._redis is not None:
             await self._redis.aclose()
-            self._redis = None
+        self._redis = self._scripts = self._listener = None
+        self._supervisor = self._sends = self._watches = None
 
     @property
     def connected(self) -> bool:
         """Whether ``async with`` has connected this client."""
         return self._redis is not None
 
-    @property
-    def listener(self) -> ResultListener:
-        """The process' shared pub/sub listener (only while connected)."""
-        if self._listener is None:
-            raise NotConnected(f"{self!r} is not connected; use `async with client:`")
-        return self._listener
+    def _not_connected(self) -> NotConnected:
+        return NotConnected(
+            f"{self!r} is not connected; use `async with client:` (or `async with worker:`)"
+        )
 
     @property
     def redis(self) -> Redis:
@@ -193,15 +212,34 @@ class Client:
         :raises NotConnected: outside ``async with client:``.
         """
         if self._redis is None:
-            raise NotConnected(
-                f"{self!r} is not connected; use `async with client:` (or `async with worker:`)"
-            )
+            raise self._not_connected()
         return self._redis
+
+    @property
+    def scripts(self) -> Scripts:
+        """The queue's scripts on this client's connection (only while connected)."""
+        if self._scripts is None:
+            raise self._not_connected()
+        return self._scripts
+
+    async def listen(self, channel: str, callback: Callable[[bytes], None]) -> Callable[[], None]:
+        """Call ``callback`` with every message on ``channel`` (this process' shared
+        pub/sub connection) until the returned function is called.
+
+        :raises ConfigurationError: the Redis user may not subscribe to it.
+        """
+        if self._listener is None:
+            raise self._not_connected()
+        return await self._listener.listen(channel, callback)
 
     # -- declaring and building calls ----------------------------------------------
 
     def stub(
-        self, *, name: str | None = None, unique: bool = False
+        self,
+        *,
+        name: str | None = None,
+        unique: bool = False,
+        ttl: timedelta | float | None = None,
     ) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], TaskRef[P, R]]:
         """Declare a task this service calls but does not implement.
 
@@ -211,11 +249,19 @@ class Client:
         :param name: the task's registered name; default the function's ``__name__``.
         :param unique: match the worker's ``unique=True`` (one live instance per
             arguments); it decides the task id, so it must be declared here too.
+        :param ttl: how long an outcome written on the task's behalf before a worker
+            ran it (an abort) is kept; default 5 minutes, as the worker's ``ttl``.
         """
+        ttl_s = seconds(ttl, "ttl")
+        ttl_ms = DEFAULT_TTL_MS if ttl_s is None else int(ttl_s * 1000)
 
         def decorate(fn: Callable[P, Coroutine[Any, Any, R]]) -> TaskRef[P, R]:
             return TaskRef(
-                self, name or fn.__name__, unique=unique, signature=inspect.signature(fn)
+                self,
+                name or fn.__name__,
+                unique=unique,
+                signature=inspect.signature(fn),
+                ttl_ms=ttl_ms,
             )
 
         return decorate
@@ -226,91 +272,11 @@ class Client:
         Arguments are bound against the real signature only in the worker; a
         mismatch fails the task with a clear ``TaskFailed``.
         """
-        return TaskResult(self, fn_name, args, kwargs, new_task_id())
+        return TaskResult(self, TaskRequest(fn_name, args, kwargs, new_task_id()))
 
-    # -- sending ---------------------------------------------------------------------
-
-    def _encode(self, handle: TaskResult[Any], reply_to: str = "") -> bytes:
-        payload = encode_task(
-            self.serializer,
-            handle.fn_name,
-            handle.args,
-            handle.kwargs,
-            now_ms(),
-            self.signing_key,
-            reply_to,
-        )
-        if len(payload) > self.max_payload_bytes:
-            raise PayloadTooLarge(
-                f"task {handle.fn_name!r} encodes to {len(payload)} bytes, over the "
-                f"max_payload_bytes limit of {self.max_payload_bytes}; pass a reference "
-                "(a URL, a key) instead of the data, or raise the limit"
-            )
-        return payload
-
-    def priority_index(self, priority: str | None) -> int:
-        """The 1-based stream index of a priority name (``None``: the default).
-
-        :raises ConfigurationError: not one of this client's priorities.
-        """
-        try:
-            return self._priority_index[priority or self.default_priority]
-        except KeyError:
-            raise ConfigurationError(
-                f"unknown priority {priority!r}; this queue's priorities are {self.priorities!r}"
-            ) from None
-
-    def _enqueue_command(
-        self, handles: list[TaskResult[Any]], payloads: list[bytes]
-    ) -> tuple[list[str], list[Any]]:
-        k = self.keys
-        keys = [k.tasks, k.delayed, k.wake, k.prio, *self.streams]
-        argv: list[Any] = [len(handles), len(self.streams)]
-        default = self._priority_index[self.default_priority]
-        for handle, payload in zip(handles, payloads, strict=True):
-            keys.append(k.result(handle.id))
-            index = handle._priority or default
-            name = "" if index == default else self.priorities[index - 1]
-            argv += (handle.id, payload, handle._due_ms, index, name)
-        return keys, argv
-
-    async def _send(self, handle: TaskResult[Any], reply_to: str = "") -> None:
-        handle._attempted = True
-        redis = self.redis
-        payload = self._encode(handle, reply_to)
-        if self._direct_busy:
-            fut = asyncio.get_running_loop().create_future()
-            self._pending.append((handle, payload, fut))
-            if self._flusher is None or self._flusher.done():
-                self._flusher = asyncio.get_running_loop().create_task(self._flush_pending())
-            await fut
-            return
-        self._direct_busy = True
-        try:
-            keys, argv = self._enqueue_command([handle], [payload])
-            with translate_errors():
-                await ENQUEUE(redis, keys, argv)
-        finally:
-            self._direct_busy = False
-        handle._sent = True
-
-    async def _flush_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:_BATCH_CHUNK], self._pending[_BATCH_CHUNK:]
-            handles = [h for h, _, _ in batch]
-            try:
-                keys, argv = self._enqueue_command(handles, [p for _, p, _ in batch])
-                with translate_errors():
-                    await ENQUEUE(self.redis, keys, argv)
-            except Exception as exc:
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                continue
-            for handle, _, fut in batch:
-                handle._sent = True
-                if not fut.done():
-                    fut.set_result(None)
+    def handle(self, task_id: str, fn_name: str = "?") -> TaskResult[Any]:
+        """An untyped handle on a task sent earlier, by id (``TaskRef.handle`` is typed)."""
+        return TaskResult.existing(self, fn_name, task_id)
 
     async def enqueue_many(self, handles: Iterable[TaskResult[T]]) -> list[TaskResult[T]]:
         """Send many task calls in one round trip (a pipeline of batched Lua calls).
@@ -318,45 +284,120 @@ class Client:
         Every payload is encoded (and checked) before anything is sent, so a bad
         argument sends nothing. Returns the handles, in order.
         """
-        batch = list(handles)
-        for handle in batch:
-            handle._attempted = True
-        redis = self.redis
-        for handle in batch:
-            handle._prepare(None, None, None, None)
-        payloads = [self._encode(h) for h in batch]
-        with translate_errors():
-            async with redis.pipeline(transaction=False) as pipe:
-                for lo in range(0, len(batch), _BATCH_CHUNK):
-                    hi = lo + _BATCH_CHUNK
-                    keys, argv = self._enqueue_command(batch[lo:hi], payloads[lo:hi])
-                    pipe.execute_command(*ENQUEUE.args(keys, argv))
-                await pipe.execute()
-        for handle in batch:
-            handle._sent = True
-        return batch
+        return await send_all(self, handles)
 
-    # -- outcomes and status -----------------------------------------------------------
+    # -- the Sender protocol of TaskResult ---------------------------------------------
 
-    async def _wait(self, handle: TaskResult[T], timeout: float | None) -> TaskOutcome[T]:
-        listener = self.listener
-        # a task sent right here names our inbox as its reply channel, unless its id
-        # is shared (key/unique): then a live twin may absorb the send, and only the
-        # per-task channel is sure to carry the outcome
-        inbox = None if handle._fixed_id else self.inbox
+    def resolve_priority(self, name: str | None) -> str:
+        """Check a priority name (``None``: the queue's default).
 
-        async def send() -> None:
-            await self._send(handle, inbox or "")
+        :raises ConfigurationError: not one of this queue's priorities.
+        """
+        return self.config.priorities.resolve(name)
 
-        raw = await listener.wait(
-            self.keys.channel(handle.id),
-            self.keys.result(handle.id),
-            None if handle._sent else send,
-            timeout,
-            None if inbox is None else (inbox, handle.id),
+    def _new_task(self, request: TaskRequest, route: str) -> NewTask:
+        config = self.config
+        fn_name, task_id = request.fn_name, request.task_id
+        args = encode_args(config.serializer, fn_name, request.args, request.kwargs)
+        if len(args) > config.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"task {fn_name!r} encodes to {len(args)} bytes, over the max_payload_bytes "
+                f"limit of {config.max_payload_bytes}; pass a reference (a URL, a key) "
+                "instead of the data, or raise the limit"
+            )
+        at = now_ms()
+        signature = b""
+        if config.signer is not None:
+            expires = 0
+            if config.signing_ttl_ms:
+                expires = max(at, request.due_ms) + config.signing_ttl_ms
+            signature = config.signer.sign_task(task_id, fn_name, at, args, expires)
+        priority = request.priority or config.priorities.default
+        return NewTask(
+            task_id,
+            args,
+            fn_name,
+            at,
+            signature,
+            request.due_ms,
+            priority,
+            request.ttl_ms,
+            route,
+            not request.shared,
         )
-        return decode_outcome(self.deserializer, handle.id, raw)
 
-    def handle(self, task_id: str, fn_name: str = "?") -> TaskResult[Any]:
-        """An untyped handle on a task sent earlier, by id (``TaskRef.handle`` is typed)."""
-        return TaskResult.existing(self, fn_name, task_id)
+    async def send(self, request: TaskRequest, *, reply: bool) -> None:
+        """Send one task; with ``reply`` its outcome is routed to this client's inbox.
+
+        Sends made while another is in flight go out together in one call.
+        """
+        if self._sends is None:
+            raise self._not_connected()
+        task = self._new_task(request, self.client_id if reply else "")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._sends.submit((task, fut))
+        await fut
+
+    async def _write_sends(self, batch: list[_Send]) -> None:
+        try:
+            await self.scripts.enqueue([task for task, _ in batch])
+        except Exception as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def send_many(self, requests: Sequence[TaskRequest]) -> None:
+        """Send many tasks in one round trip; all are encoded before any is sent."""
+        tasks = [self._new_task(request, "") for request in requests]
+        await self.scripts.enqueue(tasks)
+
+    def wait(self, task_id: str, timeout: float | None) -> Wait:
+        """A wait for the outcome of ``task_id``, over this client's inbox (``async with``)."""
+        if self._listener is None:
+            raise self._not_connected()
+        return Wait(self._listener, self._inbox, task_id, timeout, self._watch, self._decode)
+
+    def _watch(self, task_id: str) -> asyncio.Future[WatchReply]:
+        if self._watches is None:
+            raise self._not_connected()
+        fut: asyncio.Future[WatchReply] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(_retrieved)
+        self._watches.add((task_id, fut))
+        return fut
+
+    async def _write_watches(self, batch: list[_Watch]) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                replies = await self.scripts.watch(self.client_id, [t for t, _ in batch])
+                break
+            except Exception as exc:
+                if is_unavailable(exc) and self._redis is not None:
+                    await backoff.retry()  # a waiter's own timeout bounds its wait
+                    continue
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+        for (_, fut), reply in zip(batch, replies, strict=True):
+            if not fut.done():
+                fut.set_result(reply)
+
+    def _decode(self, task_id: str, stored: bytes) -> TaskOutcome[Any]:
+        return decode_outcome(self.config.deserializer, task_id, stored, self.config.signer)
+
+    async def abort(self, task_id: str, timeout: float | None) -> bool:
+        """Abort a task; see :meth:`TaskResult.abort`."""
+        return await abort_task(self.scripts, self.signer, self.wait, task_id, timeout)
+
+    async def reschedule(self, task_id: str, due_ms: int) -> bool:
+        """Move a scheduled task to ``due_ms`` (0: unschedule it)."""
+        return await reschedule_task(self.scripts, self.signer, task_id, due_ms)
+
+    async def status(self, task_id: str) -> tuple[TaskStatus, TaskInfo | None]:
+        """Where a task is, and its details while it is live."""
+        return await task_status(self.scripts, task_id)

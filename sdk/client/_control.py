@@ -2,99 +2,108 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from typing import Final
 
 from .._models import TaskInfo, TaskStatus
-from .._redis import ABORT, RESCHEDULE, STATUS, translate_errors
-from .._wire import KIND_ABORTED, decode_header, encode_failure, from_ms, now_ms
-from ..errors import ResultTimeout, TaskAborted
-
-if TYPE_CHECKING:
-    from ._client import Client
-    from ._result import TaskResult
+from .._outcome import KIND_ABORTED, encode_failure
+from .._scripts import AbortResult, Scripts
+from .._signing import Signer, seal_outcome
+from .._time import from_ms, now_ms
+from ..errors import ResultTimeout, TaskAborted, TaskNotFound
+from ._waiting import Wait
 
 __all__ = ["abort_task", "reschedule_task", "task_status"]
 
-# how long the outcome of a task aborted before it ran is kept (the task's own
-# ttl is the worker's configuration, which a client does not know)
-_ABORT_TTL_MS: Final = 5 * 60 * 1000
-
 _STATES: Final = {
-    b"done": TaskStatus.DONE,
-    b"scheduled": TaskStatus.SCHEDULED,
-    b"running": TaskStatus.RUNNING,
-    b"queued": TaskStatus.QUEUED,
-    b"missing": TaskStatus.NOT_FOUND,
+    "done": TaskStatus.DONE,
+    "scheduled": TaskStatus.SCHEDULED,
+    "running": TaskStatus.RUNNING,
+    "queued": TaskStatus.QUEUED,
+    "missing": TaskStatus.NOT_FOUND,
 }
+# a task that finishes and is sent again under the same id between our read and
+# our abort makes the abort read again; more than a few times in a row is a
+# caller racing itself, and the task is then reported as not aborted
+_ABORT_ATTEMPTS: Final = 5
 
 
-def _aborted_outcome(fn_name: str, enqueue_ms: int, message: str) -> bytes:
-    at = now_ms()
-    return encode_failure(
-        KIND_ABORTED, "TaskAborted", message, "", 0, enqueue_ms, at, at, "", fn_name
-    )
-
-
-async def task_status(client: Client, task_id: str) -> tuple[TaskStatus, TaskInfo | None]:
+async def task_status(scripts: Scripts, task_id: str) -> tuple[TaskStatus, TaskInfo | None]:
     """Where a task is, and what Redis knows of it while it is live (one script)."""
-    k = client.keys
-    with translate_errors():
-        state, payload, tries, due, holder = await STATUS(
-            client.redis, (k.tasks, k.tries, k.running, k.delayed, k.result(task_id)), (task_id,)
-        )
-    status = _STATES[state]
-    if not payload:
+    state = await scripts.status(task_id)
+    status = _STATES[state.state]
+    if state.fn_name is None:
         return status, None
-    fn_name, enqueue_ms = decode_header(payload)
     info = TaskInfo(
         task_id=task_id,
-        fn_name=fn_name,
+        fn_name=state.fn_name,
         status=status,
-        enqueue_time=from_ms(enqueue_ms),
-        tries=int(tries),
-        scheduled_time=from_ms(int(due)) if int(due) >= 0 else None,
-        worker_id=holder.decode() if holder else None,
+        enqueue_time=from_ms(state.enqueue_ms),
+        tries=state.tries,
+        scheduled_time=from_ms(state.due_ms) if state.due_ms >= 0 else None,
+        worker_id=state.holder,
     )
     return status, info
 
 
-async def _abort(client: Client, task_id: str, mode: str) -> int:
-    """Run abort.lua; 0 = not live (or not scheduled), 1 = aborted, 2 = running."""
-    k = client.keys
-    with translate_errors():
-        payload = await client.redis.hget(k.tasks, task_id)
-    if payload is None:
-        return 0  # finished or unknown: nothing to do, and nothing is written
-    fn_name, enqueue_ms = decode_header(payload if isinstance(payload, bytes) else b"")
-    message = "unscheduled on request" if mode == "scheduled" else "aborted on request"
-    outcome = _aborted_outcome(fn_name, enqueue_ms, message)
-    with translate_errors():
-        state: int = await ABORT(
-            client.redis,
-            (k.tasks, k.tries, k.running, k.delayed, k.aborting, k.result(task_id), k.prio),
-            (task_id, outcome, _ABORT_TTL_MS, k.channel(task_id), k.control, mode),
+async def _abort(
+    scripts: Scripts, signer: Signer | None, task_id: str, scheduled_only: bool
+) -> AbortResult:
+    message = "unscheduled on request" if scheduled_only else "aborted on request"
+    for _ in range(_ABORT_ATTEMPTS):
+        state = await scripts.status(task_id)
+        if state.fn_name is None:
+            return AbortResult.NOT_LIVE  # finished or unknown: nothing is written
+        at = now_ms()
+        outcome = encode_failure(
+            KIND_ABORTED,
+            "TaskAborted",
+            message,
+            "",
+            state.tries,
+            state.enqueue_ms,
+            at,
+            at,
+            "",
+            state.fn_name,
         )
-    return state
+        result = await scripts.abort(
+            task_id,
+            scheduled_only=scheduled_only,
+            outcome=seal_outcome(signer, task_id, outcome),
+            fn_name=state.fn_name,
+            enqueue_ms=state.enqueue_ms,
+        )
+        if result is not AbortResult.CHANGED:
+            return result
+    return AbortResult.NOT_LIVE
 
 
-async def abort_task(client: Client, handle: TaskResult[Any], timeout: float | None) -> bool:
+async def abort_task(
+    scripts: Scripts,
+    signer: Signer | None,
+    wait: Callable[[str, float | None], Wait],
+    task_id: str,
+    timeout: float | None,
+) -> bool:
     """Abort a task that has not finished; see :meth:`TaskResult.abort`."""
-    state = await _abort(client, handle.id, "any")
-    if state != 2:
-        return bool(state)
-    # running: its worker cancels it and stores the aborted outcome
+    result = await _abort(scripts, signer, task_id, scheduled_only=False)
+    if result is not AbortResult.REQUESTED:
+        return result is AbortResult.ABORTED
+    # a worker holds it: it cancels the task and delivers the aborted outcome
     try:
-        result = await handle.outcome(timeout)
-    except ResultTimeout:
+        async with wait(task_id, timeout) as waiting:
+            outcome = await waiting.outcome(routed=False)
+    except (ResultTimeout, TaskNotFound):
         return False
-    return isinstance(result.error, TaskAborted)
+    return isinstance(outcome.error, TaskAborted)
 
 
-async def reschedule_task(client: Client, handle: TaskResult[Any], due_ms: int) -> bool:
+async def reschedule_task(
+    scripts: Scripts, signer: Signer | None, task_id: str, due_ms: int
+) -> bool:
     """Move a scheduled task to ``due_ms``, or unschedule it when ``due_ms`` is 0."""
     if due_ms <= 0:
-        return await _abort(client, handle.id, "scheduled") == 1
-    k = client.keys
-    with translate_errors():
-        moved = await RESCHEDULE(client.redis, (k.delayed, k.wake), (handle.id, due_ms))
-    return bool(moved)
+        result = await _abort(scripts, signer, task_id, scheduled_only=True)
+        return result is AbortResult.ABORTED
+    return await scripts.reschedule(task_id, due_ms)

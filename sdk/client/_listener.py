@@ -1,45 +1,44 @@
-"""Delivery of outcomes to waiting callers over Redis pub/sub.
+"""The one pub/sub connection of a process, and the messages it routes.
 
 One :class:`ResultListener` per event loop and Redis URL owns one dedicated
-pub/sub connection that every waiter of the process shares (every client of the
-same server included). Each waiter subscribes to its task's channel *before* it
-looks at the stored outcome (or, for a task it has not sent yet, before it sends
-it), so an outcome published in between cannot be missed; nothing polls.
+pub/sub connection that every client of the process shares. It only listens:
+it subscribes the channels it is asked to (each client's inbox, a worker's
+control channel), routes each inbox message to the waiters of its task id, and
+calls the callbacks of plain channels. Sending tasks and reading stored
+outcomes is the client's business (see :mod:`sdk.client._waiting`).
 
-Subscriptions requested in the same loop iteration go out as one ``SUBSCRIBE``
-with many channels, so a thousand concurrent waiters cost a handful of writes.
-
-When the connection breaks, the listener reconnects with capped exponential
-backoff and jitter, subscribes to every channel again, and tells each waiter to
-re-check the stored outcome: an outcome published while it was disconnected is
-found there.
+Subscriptions requested in the same loop iteration go out as one ``SUBSCRIBE``.
+When the connection breaks, the listener reconnects with capped backoff and
+subscribes everything again; every waiter is marked not ready until Redis
+confirms its channel, so its caller knows to look at the stored outcome again.
+A channel this Redis user may not subscribe to fails its waiters with a
+:class:`~sdk.errors.ConfigurationError` instead of retrying forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import weakref
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
+from redis import exceptions as rexc
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 
-from .._aio import stop_task
-from .._redis import DEAD_PEER_S, is_unavailable
-from .._wire import decode_inbox_message
-from ..errors import ResultTimeout
+from .._aio import Backoff, Supervisor
+from .._outcome import decode_inbox_message
+from .._redact import redact_text, redact_url
+from .._redis import ACL_DOCS, DEAD_PEER_S, is_unavailable
+from ..errors import ConfigurationError, NotConnected
 from ._subscription import Channel, Waiter
 
 __all__ = ["ResultListener"]
 
 logger = logging.getLogger("relayq.client")
 
-_BACKOFF_MIN_S = 0.05
-_BACKOFF_MAX_S = 5.0
-_MGET_CHUNK = 1000
 # an idle pub/sub connection gets a PING this often, so a dead one is noticed
 # within the connection's read timeout instead of never
 _PING_EVERY_S = 10.0
@@ -49,7 +48,7 @@ class ResultListener:
     """The shared pub/sub connection of one process (per event loop and Redis URL).
 
     Get it with :meth:`acquire` and give it back with :meth:`release`; the
-    connection closes when the last client releases it.
+    connection closes when the last user releases it.
     """
 
     _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ResultListener]] = (
@@ -62,12 +61,14 @@ class ResultListener:
         self._users = 0
         self._channels: dict[str, Channel] = {}
         self._dirty: set[str] = set()
+        self._changed = asyncio.Event()
         self._conn: AbstractConnection | None = None
         self._connected = asyncio.Event()
-        self._reader: asyncio.Task[None] | None = None
-        self._flusher: asyncio.Task[None] | None = None
-        self._checks: list[tuple[str, Waiter]] = []
-        self._checker: asyncio.Task[None] | None = None
+        # SUBSCRIBE commands sent and not yet confirmed, oldest first: an error
+        # reply (NOPERM) belongs to the oldest
+        self._inflight: deque[set[str]] = deque()
+        self._supervisor = Supervisor(f"result listener for {redact_url(url)}")
+        self._started = False
         self._closed = False
 
     # -- lifecycle -----------------------------------------------------------------
@@ -92,187 +93,139 @@ class ResultListener:
         per_loop = self._registry.get(asyncio.get_running_loop(), {})
         if per_loop.get(self._url) is self:
             del per_loop[self._url]
-        for task in (self._reader, self._flusher, self._checker):
-            await stop_task(task)
+        await self._supervisor.stop()
         if self._conn is not None:
             await self._conn.disconnect()
             self._conn = None
 
-    # -- waiting -------------------------------------------------------------------
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        # both loops are awaited by release() (Supervisor.stop), in reverse order
+        self._supervisor.start("reader", self._read_forever())
+        self._supervisor.start("subscriber", self._subscribe_forever())
 
-    async def open_inbox(self, channel: str) -> None:
-        """Subscribe to a client's inbox channel and wait until Redis confirmed it."""
-        entry = self._channels.get(channel)
-        if entry is None:
-            entry = self._channels[channel] = Channel()
+    # -- what callers ask for ------------------------------------------------------
+
+    async def subscribe(self, channel: str) -> None:
+        """Subscribe to a channel that messages are routed on (a client's inbox) and
+        wait until Redis confirmed it; messages carrying a task id go to the
+        waiters :meth:`expect` registers.
+
+        :raises ConfigurationError: this Redis user may not subscribe to ``channel``.
+        """
+        entry = self._entry(channel)
         entry.routes = {}
-        confirmed = Waiter()
-        entry.routes[""] = [confirmed]  # never a task id: only sees the confirmation
-        try:
-            self._mark_dirty(channel)
-            while not confirmed.ready:
-                await confirmed.changed()
-        finally:
-            del entry.routes[""]
+        await self._confirm(channel, entry)
 
-    def close_inbox(self, channel: str) -> None:
-        """Stop listening on an inbox channel."""
-        entry = self._channels.get(channel)
-        if entry is not None and entry.routes is not None:
-            entry.routes = None
-            self._mark_dirty(channel)
+    async def listen(self, channel: str, callback: Callable[[bytes], None]) -> Callable[[], None]:
+        """Call ``callback(message)`` for every message on ``channel`` (resubscribed
+        after reconnects) until the returned function is called; returns once
+        Redis confirmed the subscription.
 
-    def inbox_ready(self, channel: str) -> bool:
-        """Whether the inbox is subscribed right now (else callers subscribe per task)."""
-        entry = self._channels.get(channel)
-        return entry is not None and entry.routes is not None and entry.state == "active"
-
-    async def wait(
-        self,
-        channel: str,
-        result_key: str,
-        send: Callable[[], Awaitable[None]] | None,
-        timeout: float | None,
-        inbox: tuple[str, str] | None = None,
-    ) -> bytes:
-        """Wait for the outcome published on ``channel`` (or already stored at ``result_key``).
-
-        :param send: for a task not sent yet, the coroutine function that sends it;
-            it runs once the subscription is confirmed, and then no stored outcome
-            can exist yet. ``None`` for a task sent earlier.
-        :param timeout: seconds to wait in all, ``None`` for no limit.
-        :param inbox: ``(inbox channel, task id)`` when ``send`` names this inbox as the
-            task's reply channel: the outcome arrives there, and no per-task
-            subscription (one round trip) is needed.
-        :raises ResultTimeout: no outcome within ``timeout``.
+        :raises ConfigurationError: this Redis user may not subscribe to ``channel``.
         """
-        if self._closed:
-            raise RuntimeError("the result listener was closed (the client is not connected)")
-        waiter = Waiter()
-        route = None
-        if inbox is not None and send is not None and self.inbox_ready(inbox[0]):
-            channel, route = inbox
-        entry = self._watch(channel, waiter, route)
-        timer = None
-        if timeout is not None:
-            timer = asyncio.get_running_loop().call_later(timeout, waiter.expire)
-        try:
-            while True:
-                if waiter.result is not None:
-                    return waiter.result
-                if waiter.expired:
-                    raise ResultTimeout(f"no outcome on {channel} within {timeout} s")
-                if waiter.ready and not waiter.checked:
-                    waiter.checked = True
-                    if send is not None:
-                        await send()
-                        send = None  # a re-check after a reconnect reads the stored outcome
-                        continue
-                    self._check(result_key, waiter)
-                await waiter.changed()
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self._unwatch(channel, entry, waiter, route)
-
-    def listen(self, channel: str, callback: Callable[[bytes], None]) -> Callable[[], None]:
-        """Call ``callback(message)`` for every message on ``channel`` until the
-        returned function is called. Resubscribed after reconnects like waiters.
-        """
-        entry = self._channels.get(channel)
-        if entry is None:
-            entry = self._channels[channel] = Channel()
+        entry = self._entry(channel)
         entry.callbacks.append(callback)
-        if entry.state != "active":
-            self._mark_dirty(channel)
 
         def stop() -> None:
-            entry.callbacks.remove(callback)
+            if callback in entry.callbacks:
+                entry.callbacks.remove(callback)
             if not entry.wanted:
                 self._mark_dirty(channel)
 
+        try:
+            await self._confirm(channel, entry)
+        except BaseException:
+            stop()
+            raise
         return stop
 
-    def _check(self, result_key: str, waiter: Waiter) -> None:
-        """Queue a read of a stored outcome; reads of one loop iteration share an MGET."""
-        self._checks.append((result_key, waiter))
-        if self._checker is None or self._checker.done():
-            self._checker = asyncio.get_running_loop().create_task(self._check_all())
+    async def _confirm(self, channel: str, entry: Channel) -> None:
+        confirmed = Waiter()
+        confirmed.ready = entry.state == "active"
+        entry.watchers.append(confirmed)
+        try:
+            self._mark_dirty(channel)
+            while not confirmed.ready:
+                if confirmed.error is not None:
+                    raise confirmed.error
+                await confirmed.changed()
+        finally:
+            if confirmed in entry.watchers:
+                entry.watchers.remove(confirmed)
 
-    async def _check_all(self) -> None:
-        await asyncio.sleep(0)  # gather the checks of this loop iteration
-        delay = _BACKOFF_MIN_S
-        while self._checks and not self._closed:
-            batch, self._checks = self._checks[:_MGET_CHUNK], self._checks[_MGET_CHUNK:]
-            try:
-                stored = await self._redis.mget([key for key, _ in batch])
-            except Exception as exc:
-                # the outcome may be stored already and never published again: retry
-                logger.warning("cannot read stored outcomes (%s); retrying", exc)
-                self._checks[:0] = batch
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, _BACKOFF_MAX_S)
-                continue
-            for (_, waiter), raw in zip(batch, stored, strict=True):
-                if raw is not None and waiter.result is None:
-                    waiter.result = raw if isinstance(raw, bytes) else raw.encode()
+    def unsubscribe(self, channel: str) -> None:
+        """Stop routing messages of ``channel``; its waiters fail with :class:`NotConnected`."""
+        entry = self._channels.get(channel)
+        if entry is not None and entry.routes is not None:
+            routes, entry.routes = entry.routes, None
+            for waiters in routes.values():
+                for waiter in waiters:
+                    waiter.error = NotConnected("the client was closed while a caller waited")
                     waiter.wake()
+            self._mark_dirty(channel)
 
-    def _watch(self, channel: str, waiter: Waiter, route: str | None) -> Channel:
+    def expect(self, channel: str, task_id: str) -> Waiter:
+        """A waiter for the next message routed to ``task_id`` on a subscribed channel;
+        give it back with :meth:`forget`."""
+        waiter = Waiter()
+        entry = self._channels.get(channel)
+        if entry is None or entry.routes is None:
+            waiter.error = RuntimeError(f"{channel} is not subscribed (the client is closed)")
+            return waiter
+        entry.routes.setdefault(task_id, []).append(waiter)
+        waiter.ready = entry.state == "active"
+        return waiter
+
+    def forget(self, channel: str, task_id: str, waiter: Waiter) -> None:
+        """Drop a waiter :meth:`expect` gave out."""
+        entry = self._channels.get(channel)
+        if entry is None or entry.routes is None:
+            return
+        waiters = entry.routes.get(task_id)
+        if waiters is not None and waiter in waiters:
+            waiters.remove(waiter)
+            if not waiters:
+                del entry.routes[task_id]
+
+    def _entry(self, channel: str) -> Channel:
+        if self._closed:
+            raise RuntimeError("the result listener was closed (the client is not connected)")
         entry = self._channels.get(channel)
         if entry is None:
             entry = self._channels[channel] = Channel()
-        if route is not None and entry.routes is not None:
-            # an active inbox: nothing to subscribe, the task is not sent yet
-            entry.routes.setdefault(route, []).append(waiter)
-            waiter.ready = True
-            return entry
-        entry.waiters.append(waiter)
-        if entry.state == "active":
-            waiter.ready = True
-        else:
-            self._mark_dirty(channel)
         return entry
-
-    def _unwatch(self, channel: str, entry: Channel, waiter: Waiter, route: str | None) -> None:
-        if route is not None:
-            waiters = entry.routes.get(route, []) if entry.routes is not None else []
-            if waiter in waiters:
-                waiters.remove(waiter)
-                if not waiters and entry.routes is not None:
-                    del entry.routes[route]
-            return
-        entry.waiters.remove(waiter)
-        if not entry.wanted:
-            self._mark_dirty(channel)
 
     def _mark_dirty(self, channel: str) -> None:
         self._dirty.add(channel)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        self._changed.set()
+        self._start()
 
     # -- the connection ------------------------------------------------------------
 
-    async def _flush(self) -> None:
-        """Send the subscription changes that accumulated (one writer at a time)."""
-        await asyncio.sleep(0)  # let every waiter of this loop iteration register first
-        while self._dirty and not self._closed:
-            if self._reader is None or self._reader.done():
-                self._reader = asyncio.get_running_loop().create_task(self._read_forever())
+    async def _subscribe_forever(self) -> None:
+        """Send the subscription changes that accumulated, one batch at a time."""
+        while True:
+            await self._changed.wait()
+            await asyncio.sleep(0)  # let every caller of this loop iteration register first
+            self._changed.clear()
             await self._connected.wait()
             subscribe, unsubscribe = self._plan()
             conn = self._conn
             if conn is None:
-                continue
+                continue  # _on_connected marks everything to subscribe again
             try:
                 if subscribe:
+                    self._inflight.append(set(subscribe))
                     await conn.send_command("SUBSCRIBE", *subscribe)
                 if unsubscribe:
                     await conn.send_command("UNSUBSCRIBE", *unsubscribe)
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
-                # the reader notices the broken connection and resubscribes everything
+                # the reader notices the broken connection and subscribes everything again
 
     def _plan(self) -> tuple[list[str], list[str]]:
         """Turn the dirty channels into (to subscribe, to unsubscribe), updating states."""
@@ -294,9 +247,8 @@ class ResultListener:
         return subscribe, unsubscribe
 
     async def _read_forever(self) -> None:
-        delay = _BACKOFF_MIN_S
-        outage = False
-        while not self._closed:
+        backoff = Backoff()
+        while True:
             try:
                 pool = self._redis.connection_pool
                 # an idle subscriber reads with a timeout: with the PINGs below, a
@@ -307,27 +259,36 @@ class ResultListener:
                 await conn.connect()  # type: ignore[no-untyped-call]
                 self._conn = conn
                 self._on_connected()
-                if outage:
+                if backoff.recovered():
                     logger.warning("result listener reconnected to Redis")
-                    outage = False
-                delay = _BACKOFF_MIN_S
-                pinger = asyncio.get_running_loop().create_task(self._ping_forever(conn))
+                # awaited by Supervisor.stop or cancelled below when the connection ends
+                pinger = self._supervisor.spawn(self._ping_forever(conn), report=False)
                 try:
-                    while True:
-                        self._dispatch(await conn.read_response(disconnect_on_error=True))
+                    await self._read(conn)
                 finally:
                     pinger.cancel()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not is_unavailable(exc):
-                    logger.exception("result listener failed; reconnecting")
-                elif not outage:
-                    logger.warning("result listener lost Redis (%s); reconnecting", exc)
-                outage = True
+                if not backoff.outage:
+                    if is_unavailable(exc):
+                        logger.warning(
+                            "result listener lost Redis (%s); reconnecting", redact_text(str(exc))
+                        )
+                    else:
+                        logger.exception("result listener failed; reconnecting")
                 self._on_disconnected()
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, _BACKOFF_MAX_S)
+                await backoff.retry()
+
+    async def _read(self, conn: AbstractConnection) -> None:
+        while True:
+            try:
+                reply = await conn.read_response(disconnect_on_error=True)
+            except rexc.ResponseError as exc:
+                # an error reply, not a broken connection: a SUBSCRIBE was refused
+                self._refused(exc)
+                continue
+            self._dispatch(reply)
 
     async def _ping_forever(self, conn: AbstractConnection) -> None:
         while True:
@@ -338,48 +299,77 @@ class ResultListener:
                 return  # the reader sees the broken connection and reconnects
 
     def _on_connected(self) -> None:
+        self._inflight.clear()
         for channel, entry in self._channels.items():
             entry.state = "new"
             self._dirty.add(channel)
         self._connected.set()
         if self._dirty:
-            self._mark_dirty(next(iter(self._dirty)))
+            self._changed.set()
 
     def _on_disconnected(self) -> None:
         self._connected.clear()
         conn, self._conn = self._conn, None
         if conn is not None:
-            # drop the socket without awaiting: the reader is the only user of it
-            asyncio.get_running_loop().create_task(conn.disconnect())
+            # drop the socket without waiting: the reader was its only user
+            self._supervisor.spawn(conn.disconnect(), report=False)
         for entry in self._channels.values():
             for waiter in entry.all_waiters():
-                waiter.ready = waiter.checked = False
+                if waiter.ready:
+                    waiter.ready = False
+                    waiter.wake()
 
-    def _deliver(self, channel: str, entry: Channel, data: bytes) -> None:
+    def _refused(self, exc: rexc.ResponseError) -> None:
+        """Fail the channels of the oldest unconfirmed SUBSCRIBE: Redis refused it."""
+        if not self._inflight:
+            logger.warning("result listener: Redis refused a command: %s", redact_text(str(exc)))
+            return
+        channels = self._inflight.popleft()
+        for channel in channels:
+            entry = self._channels.pop(channel, None)
+            if entry is None:
+                continue
+            error = ConfigurationError(
+                f"the Redis user may not subscribe to {channel} ({redact_text(str(exc))}); "
+                f"relayq needs the channels {channel.rsplit(':', 2)[0]}:*, see {ACL_DOCS}"
+            )
+            for waiter in entry.all_waiters():
+                waiter.error = error
+                waiter.wake()
+            if entry.callbacks:
+                logger.error("%s", error)
+
+    def _deliver(self, entry: Channel, data: bytes) -> None:
         if entry.routes is not None:
-            task_id, data = decode_inbox_message(data)
-            waiters = entry.routes.get(task_id, [])
-        else:
-            waiters = entry.waiters
-        for waiter in waiters:
-            waiter.result = data
-            waiter.wake()
+            try:
+                task_id, message = decode_inbox_message(data)
+            except (ValueError, UnicodeDecodeError):
+                logger.warning(
+                    "dropped a malformed message on an inbox channel (%d bytes)", len(data)
+                )
+                return
+            for waiter in entry.routes.get(task_id, ()):
+                waiter.message = message
+                waiter.wake()
         for callback in list(entry.callbacks):
             try:
                 callback(data)
             except Exception:
-                logger.exception("pub/sub callback for %s failed", channel)
+                logger.exception("pub/sub callback failed")
 
     def _dispatch(self, reply: Any) -> None:
-        if reply[0] == b"pong":
+        kind = reply[0]
+        if kind == b"pong" or len(reply) < 3:
             return
-        kind, raw_channel, data = reply[0], reply[1], reply[2]
-        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
+        raw_channel, data = reply[1], reply[2]
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
         entry = self._channels.get(channel)
+        if kind == b"subscribe":
+            self._confirmed(channel)
         if entry is None:
             return
         if kind == b"message":
-            self._deliver(channel, entry, data)
+            self._deliver(entry, data)
         elif kind == b"subscribe":
             entry.state = "active"
             for waiter in entry.all_waiters():
@@ -393,3 +383,9 @@ class ResultListener:
                 self._mark_dirty(channel)
             else:
                 del self._channels[channel]
+
+    def _confirmed(self, channel: str) -> None:
+        if self._inflight and channel in self._inflight[0]:
+            self._inflight[0].discard(channel)
+            if not self._inflight[0]:
+                self._inflight.popleft()

@@ -1,48 +1,63 @@
-"""``TaskResult[T]``: the typed future a caller holds for one task."""
+"""``TaskResult[T]``: the typed future a caller holds for one task.
+
+A handle holds an immutable :class:`TaskRequest` (what to send) and the
+:class:`Sender` that sends it: the client, seen only through that protocol.
+The handle keeps its own state (sent, attempted); the client never touches it.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .._models import TaskInfo, TaskOutcome, TaskStatus
-from .._wire import now_ms
+from .._time import due_ms, seconds
 from ..errors import ConfigurationError, RelayqError
-from ._control import abort_task, reschedule_task, task_status
+from ._request import TaskRequest
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._waiting import Wait
 
-__all__ = ["TaskResult"]
+__all__ = ["Sender", "TaskResult", "send_all"]
 
 # covariant: a handle only ever hands a T out, so a TaskResult[int] is a
 # TaskResult[object] (mixed batches for enqueue_many type-check)
 T = TypeVar("T", covariant=True)
+U = TypeVar("U")
 
 
-def seconds(value: float | timedelta | None, what: str) -> float | None:
-    """Normalise a ``timedelta | float`` API argument to seconds (``None`` passes through)."""
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if value is not None and value < 0:
-        raise ConfigurationError(f"{what} must be >= 0, got {value!r}")
-    return value
+class Sender(Protocol):
+    """What a handle needs from its client (implemented by :class:`~sdk.client.Client`)."""
 
+    def resolve_priority(self, name: str | None) -> str:
+        """Check a priority name (``None``: the default)."""
+        ...
 
-def _due_ms(delay: float | timedelta | None, schedule: datetime | None) -> int:
-    """Due time in epoch ms for ``delay=`` / ``schedule=`` (``0``: ready now)."""
-    if delay is not None and schedule is not None:
-        raise ConfigurationError("pass either delay= or schedule=, not both")
-    if schedule is not None:
-        if schedule.tzinfo is None:
-            raise ConfigurationError(
-                "schedule= must be an aware datetime (e.g. datetime.now(timezone.utc))"
-            )
-        return max(1, int(schedule.timestamp() * 1000))
-    delay_s = seconds(delay, "delay")
-    return now_ms() + int(delay_s * 1000) if delay_s else 0
+    async def send(self, request: TaskRequest, *, reply: bool) -> None:
+        """Send one task; with ``reply`` its outcome is routed to this client's inbox."""
+        ...
+
+    async def send_many(self, requests: Sequence[TaskRequest]) -> None:
+        """Send many tasks in one round trip."""
+        ...
+
+    def wait(self, task_id: str, timeout: float | None) -> Wait:
+        """A wait for the outcome of ``task_id`` (``async with``)."""
+        ...
+
+    async def abort(self, task_id: str, timeout: float | None) -> bool:
+        """Abort the task; whether it was aborted."""
+        ...
+
+    async def reschedule(self, task_id: str, due_ms: int) -> bool:
+        """Move a scheduled task (``due_ms`` 0: unschedule it)."""
+        ...
+
+    async def status(self, task_id: str) -> tuple[TaskStatus, TaskInfo | None]:
+        """Where the task is."""
+        ...
 
 
 class TaskResult(Generic[T]):
@@ -55,49 +70,48 @@ class TaskResult(Generic[T]):
     silently drop a task.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_attempted",
-        "_client",
-        "_due_ms",
-        "_fixed_id",
-        "_priority",
-        "_sent",
-        "args",
-        "fn_name",
-        "id",
-        "kwargs",
-    )
+    __slots__ = ("__weakref__", "_attempted", "_request", "_sender", "_sent")
 
-    def __init__(
-        self,
-        client: Client,
-        fn_name: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        task_id: str,
-    ) -> None:
-        self._client = client
-        self.fn_name = fn_name
-        self.args = args
-        self.kwargs = kwargs
-        #: The task's id: random hex, or the idempotency key given to :meth:`start`.
-        self.id = task_id
-        self._due_ms = 0
-        # an id chosen from a key or the arguments: another caller may share the task
-        self._fixed_id = False
-        self._priority = 0  # stream index; 0 = the client's default priority
+    def __init__(self, sender: Sender, request: TaskRequest) -> None:
+        self._sender = sender
+        self._request = request
         self._sent = False
         # a send was tried: if it raised, the caller saw that error, and the
         # never-sent warning would only repeat it
         self._attempted = False
 
     @classmethod
-    def existing(cls, client: Client, fn_name: str, task_id: str) -> TaskResult[T]:
+    def existing(cls, sender: Sender, fn_name: str, task_id: str) -> TaskResult[T]:
         """A handle on a task that was sent elsewhere (it is never sent again)."""
-        handle: TaskResult[T] = cls(client, fn_name, (), {}, task_id)
+        handle: TaskResult[T] = cls(sender, TaskRequest(fn_name, (), {}, task_id, shared=True))
         handle._sent = handle._attempted = True
         return handle
+
+    @property
+    def id(self) -> str:
+        """The task's id: random hex, the idempotency key given to :meth:`start`, or
+        (for a ``unique`` task) derived from its arguments."""
+        return self._request.task_id
+
+    @property
+    def fn_name(self) -> str:
+        """The registered name of the task."""
+        return self._request.fn_name
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """The positional arguments of the call."""
+        return self._request.args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the call."""
+        return self._request.kwargs
+
+    @property
+    def sent(self) -> bool:
+        """Whether the task has been sent to Redis."""
+        return self._sent
 
     def __repr__(self) -> str:
         state = "sent" if self._sent else "not sent"
@@ -112,32 +126,35 @@ class TaskResult(Generic[T]):
                 stacklevel=1,
             )
 
-    @property
-    def sent(self) -> bool:
-        """Whether the task has been sent to Redis."""
-        return self._sent
-
     def __await__(self) -> Generator[Any, None, TaskResult[T]]:
         return self.start().__await__()
 
-    def _prepare(
+    def _with_options(
         self,
         delay: float | timedelta | None,
         schedule: datetime | None,
         key: str | None,
         priority: str | None,
-    ) -> None:
-        """Apply start options; shared by :meth:`start` and ``enqueue_many``."""
+    ) -> TaskRequest:
         if self._sent:
             raise RelayqError(f"task {self.fn_name!r} ({self.id}) was already sent")
+        request = self._request
         if key is not None:
             if not isinstance(key, str) or not key:
                 raise ConfigurationError(f"key= must be a non-empty string, got {key!r}")
-            self.id = key
-            self._fixed_id = True
-        self._due_ms = _due_ms(delay, schedule)
+            request = request._replace(task_id=key, shared=True)
+        if delay is not None or schedule is not None:
+            request = request._replace(due_ms=due_ms(delay, schedule))
         if priority is not None:
-            self._priority = self._client.priority_index(priority)
+            request = request._replace(priority=self._sender.resolve_priority(priority))
+        return request
+
+    def _claim(self) -> TaskRequest:
+        """Mark the handle as being sent; the request to send."""
+        if self._sent:
+            raise RelayqError(f"task {self.fn_name!r} ({self.id}) was already sent")
+        self._attempted = True
+        return self._request
 
     async def start(
         self,
@@ -161,23 +178,35 @@ class TaskResult(Generic[T]):
         """
         if self._sent and delay is None and schedule is None and key is None and priority is None:
             return self
-        self._prepare(delay, schedule, key, priority)
-        await self._client._send(self)
+        self._request = self._with_options(delay, schedule, key, priority)
+        await self._sender.send(self._claim(), reply=False)
+        self._sent = True
         return self
 
     async def outcome(self, timeout: float | timedelta | None = None) -> TaskOutcome[T]:
         """Send the task if needed and wait for its outcome (success or failure).
 
-        :param timeout: how long to wait in all; ``None`` waits as long as it takes.
+        :param timeout: how long to wait in all; ``None`` waits as long as the task
+            exists (a task that no longer exists raises :class:`TaskNotFound` at once).
         :raises ResultTimeout: no outcome within ``timeout`` (the task may still finish).
+        :raises TaskNotFound: the task is not queued, scheduled or running, and no
+            outcome of it is stored (its result expired, or Redis lost it).
         """
-        return await self._client._wait(self, seconds(timeout, "timeout"))
+        async with self._sender.wait(self.id, seconds(timeout, "timeout")) as wait:
+            if self._sent:
+                return await wait.outcome(routed=False)
+            request = self._claim()
+            await wait.subscribed()
+            await self._sender.send(request, reply=True)
+            self._sent = True
+            return await wait.outcome(routed=True)
 
     async def result(self, timeout: float | timedelta | None = None) -> T:
         """Send the task if needed, wait, and return its value.
 
         :raises TaskFailed: the task raised (``TaskTimedOut`` / ``TaskAborted`` included).
         :raises ResultTimeout: no outcome within ``timeout`` (the task may still finish).
+        :raises TaskNotFound: the task is nowhere (see :meth:`outcome`).
         """
         return (await self.outcome(timeout)).unwrap()
 
@@ -190,28 +219,44 @@ class TaskResult(Generic[T]):
         :class:`~sdk.errors.TaskAborted`. A finished or unknown task is left as it is
         (``False``), and nothing is written to Redis for it.
         """
-        return await abort_task(self._client, self, seconds(timeout, "timeout"))
+        return await self._sender.abort(self.id, seconds(timeout, "timeout"))
 
     async def reschedule(
         self, *, delay: float | timedelta | None = None, schedule: datetime | None = None
     ) -> bool:
         """Move a scheduled task to a new time; ``False`` if it is not scheduled (any more)."""
-        due = _due_ms(delay, schedule)
+        due = due_ms(delay, schedule)
         if due <= 0:
             raise ConfigurationError("reschedule() needs a delay > 0 or a schedule= time")
-        return await reschedule_task(self._client, self, due)
+        return await self._sender.reschedule(self.id, due)
 
     async def unschedule(self) -> bool:
         """Abort a task that is still scheduled; ``False`` if it is not scheduled (any more).
 
         Waiters receive :class:`~sdk.errors.TaskAborted`.
         """
-        return await reschedule_task(self._client, self, 0)
+        return await self._sender.reschedule(self.id, 0)
 
     async def status(self) -> TaskStatus:
         """Where the task is now (``NOT_FOUND`` before it was sent)."""
-        return (await task_status(self._client, self.id))[0]
+        return (await self._sender.status(self.id))[0]
 
     async def info(self) -> TaskInfo | None:
         """Details of a live task (queued, scheduled or running); ``None`` otherwise."""
-        return (await task_status(self._client, self.id))[1]
+        return (await self._sender.status(self.id))[1]
+
+
+async def send_all(sender: Sender, handles: Iterable[TaskResult[U]]) -> list[TaskResult[U]]:
+    """Send many handles in one round trip; the handles, in order.
+
+    Every handle is checked (none sent before) before anything is sent.
+    """
+    batch = list(handles)
+    for handle in batch:
+        if handle._sent:
+            raise RelayqError(f"task {handle.fn_name!r} ({handle.id}) was already sent")
+    requests = [handle._claim() for handle in batch]
+    await sender.send_many(requests)
+    for handle in batch:
+        handle._sent = True
+    return batch

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import Retry
 from ._context import CallNext, Middleware, WrappedContext
+from ._options import WorkerOptions
 from ._scheduler import CronJob
 from ._task import Task, TaskOptions
 from ._worker import Worker
@@ -20,5 +21,6 @@ __all__ = [
     "Task",
     "TaskOptions",
     "Worker",
+    "WorkerOptions",
     "WrappedContext",
 ]

@@ -9,8 +9,9 @@
 ``MODULE:ATTR`` names a :class:`~sdk.worker.Worker` object; the current directory
 is put first on ``sys.path`` so a project's own modules import as they do in its
 tests. ``run`` with ``--workers`` or ``--reload`` supervises child processes of
-this same command (see :mod:`sdk.worker._reload`); otherwise the worker runs in
-this process and the exit code is 0 after a graceful SIGTERM/SIGINT.
+this same command (:mod:`sdk.worker._processes`, :mod:`sdk.worker._reload`);
+otherwise the worker runs in this process and the exit code is 0 after a
+graceful SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -23,62 +24,21 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 
 from .. import __version__
-from .._redis import translate_errors
-from .._wire import decode_health
 from ..client import Client
 from ..errors import RelayqError
+from ._inspect import format_status, read_status
+from ._logging import LOG_FORMAT, setup_logging
+from ._processes import exit_with_supervisor, supervise, worker_command
 from ._worker import Worker
 
-__all__ = [
-    "QueueStatus",
-    "cli",
-    "format_status",
-    "load_worker",
-    "main",
-    "read_status",
-    "redact_url",
-    "run_worker",
-    "setup_logging",
-]
+__all__ = ["cli", "load_worker", "main", "run_worker"]
 
 logger = logging.getLogger("relayq.cli")
-
-_LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s [%(process)d] %(name)s: %(message)s"
-
-
-def setup_logging(verbose: bool) -> None:
-    """One line per event on stderr: INFO by default, DEBUG with ``--verbose``.
-
-    Per-task lines come from the ``relayq.worker`` logger at INFO.
-    """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format=_LOG_FORMAT,
-        datefmt="%Y-%m-%d %H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
-    # watchfiles logs every detected change at INFO; `--reload` logs its own line
-    logging.getLogger("watchfiles").setLevel(logging.DEBUG if verbose else logging.WARNING)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``, for logs and output."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _split_target(target: str) -> tuple[str, str]:
@@ -163,14 +123,13 @@ def run_worker(worker: Worker[Any], *, burst: bool = False, use_uvloop: bool = F
     that arrived before the worker installed its signal handlers.
     """
     runner = _loop_runner(use_uvloop)
-    from ._reload import exit_with_supervisor
 
     exit_with_supervisor()
     logger.info(
         "relayq %s: worker for queue %r on %s%s",
         __version__,
         worker.queue_name,
-        redact_url(worker.client.redis_url),
+        worker.client.safe_url,
         " (burst)" if burst else "",
     )
     try:
@@ -184,79 +143,6 @@ def run_worker(worker: Worker[Any], *, burst: bool = False, use_uvloop: bool = F
 
 
 # -- status ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStatus:
-    """A snapshot of one queue for ``relayq status``.
-
-    :ivar depth: entries in the queue's ready streams (ready tasks, including those a
-        worker has taken and not settled yet).
-    :ivar depth_by_priority: ``depth`` per named priority, highest first.
-    :ivar scheduled: delayed tasks not due yet.
-    :ivar running: tasks a worker holds a lease on.
-    :ivar workers: the live workers' health records, sorted by worker id.
-    """
-
-    queue_name: str
-    depth: int
-    depth_by_priority: dict[str, int]
-    scheduled: int
-    running: int
-    workers: list[dict[str, Any]]
-
-
-async def read_status(client: Client) -> QueueStatus:
-    """Read a queue's counters and its workers' health records (``client`` connected)."""
-    keys, redis = client.keys, client.redis
-    with translate_errors():
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.zcard(keys.delayed)
-            pipe.hlen(keys.running)
-            for stream in client.streams:  # one per priority, highest first
-                pipe.xlen(stream)
-            scheduled, running, *depths = await pipe.execute()
-        names = [name async for name in redis.scan_iter(match=keys.workers_pattern, count=500)]
-        raws = await redis.mget(names) if names else []
-    workers = []
-    for raw in raws:
-        if not isinstance(raw, bytes):  # None: expired between SCAN and MGET
-            continue
-        try:
-            workers.append(decode_health(raw))
-        except Exception as exc:  # a record from another version must not hide the rest
-            logger.debug("skipping an undecodable health record: %s", exc)
-    workers.sort(key=lambda record: str(record.get("worker_id", "")))
-    by_priority = {name: int(n) for name, n in zip(client.priorities, depths, strict=True)}
-    return QueueStatus(
-        client.queue_name,
-        sum(by_priority.values()),
-        by_priority,
-        int(scheduled),
-        int(running),
-        workers,
-    )
-
-
-def format_status(status: QueueStatus, now: float) -> str:
-    """Render a :class:`QueueStatus`: the queue line, then one line per live worker."""
-    per_priority = ""
-    if len(status.depth_by_priority) > 1:
-        per_priority = (
-            " (" + " ".join(f"{p}={n}" for p, n in status.depth_by_priority.items()) + ")"
-        )
-    lines = [
-        f"queue {status.queue_name}: depth={status.depth}{per_priority} "
-        f"scheduled={status.scheduled} running={status.running} workers={len(status.workers)}"
-    ]
-    for w in status.workers:
-        age = max(0, round(now - float(w.get("heartbeat", now))))
-        lines.append(
-            f"  worker {w.get('worker_id', '?')}  host={w.get('host', '?')} pid={w.get('pid', '?')}"
-            f"  done={w.get('done', 0)} failed={w.get('failed', 0)} retried={w.get('retried', 0)}"
-            f" running={w.get('running', 0)}  heartbeat {age}s ago"
-        )
-    return "\n".join(lines)
 
 
 async def _show_status(client: Client, watch: bool, interval: float) -> None:
@@ -310,14 +196,12 @@ def run(
     if use_uvloop:
         _loop_runner(True)  # fail here, not in every child
     if reload:
-        from ._reload import run_with_reload, worker_command
+        from ._reload import run_with_reload
 
         if workers > 1:
             child_args += ["--workers", str(workers)]
         raise SystemExit(run_with_reload(worker_command(child_args), os.getcwd()))
     if workers > 1:
-        from ._reload import supervise, worker_command
-
         load_worker(target)  # one clear error here instead of one per child
         raise SystemExit(supervise(worker_command(child_args), workers))
     raise SystemExit(run_worker(load_worker(target), burst=burst, use_uvloop=use_uvloop))
@@ -335,7 +219,7 @@ def run(
 )
 def status(target: str, watch: bool, interval: float) -> None:
     """Show the queue of worker MODULE:ATTR: depth, scheduled, running, live workers."""
-    logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     worker = load_worker(target)
     try:
         asyncio.run(_show_status(worker.client, watch, interval))

@@ -29,8 +29,9 @@ from typing import Any, Final
 
 import click
 
+from .._redact import redact_url
 from ..errors import RelayqError, TaskFailed
-from ._cli import redact_url, setup_logging
+from ._logging import setup_logging
 from ._task import Task
 from ._worker import Worker
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .._envelope import new_task_id
 from .._redis import connect
-from .._wire import from_ms, now_ms
-from ..client._taskref import new_task_id
+from .._time import from_ms, now_ms
+from ..client import Client
 from ._context import WrappedContext
-
-if TYPE_CHECKING:
-    from ._task import Task
-    from ._worker import Worker
+from ._task import Task
 
 __all__ = ["call_locally"]
 
 
 async def call_locally(
-    worker: Worker[Any],
+    client: Client,
+    worker_id: str,
     task: Task[Any, Any],
     deps: Any,
     args: tuple[Any, ...],
@@ -32,16 +31,15 @@ async def call_locally(
     of its own, closed afterwards (it only connects if the task uses it). A sync
     task runs in the loop's default thread pool. Exceptions propagate unchanged.
     """
-    client = worker.client
     own_redis = None if client.connected else connect(client.redis_url)
     ctx: WrappedContext[Any] = WrappedContext(
         deps,
         new_task_id(),
         1,
-        worker.id,
+        worker_id,
         task.name,
         from_ms(now_ms()),
-        worker.queue_name,
+        client.queue_name,
         own_redis or client.redis,
     )
     try:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from croniter import croniter
 
-from .. import _wire
-from .._redis import CRON
+from .._envelope import NewTask, encode_args
+from .._time import from_ms, now_ms
 from ..errors import ConfigurationError
 from ._task import Task
 
@@ -126,25 +126,35 @@ class CronScheduler:
                     await self._claim(due_job, tick, "run")
                     self._next[name] = due_job.next_after(max(tick, now))
 
-    async def _claim(self, job: CronJob, tick_s: float, mode: str) -> None:
-        client, k = self._client, self._client.keys
-        tick_ms = int(round(tick_s * 1000))
+    def _run_of(self, job: CronJob, tick_ms: int) -> NewTask:
+        client = self._client
         task_id = job.task_id(tick_ms)
-        payload = _wire.encode_task(
-            client.serializer, job.name, (), {}, _wire.now_ms(), client.signing_key
+        args = encode_args(client.serializer, job.name, (), {})
+        at = now_ms()
+        signer = client.signer
+        signature = b"" if signer is None else signer.sign_task(task_id, job.name, at, args)
+        return NewTask(
+            task_id,
+            args,
+            job.name,
+            at,
+            signature,
+            0,
+            client.resolve_priority(None),
+            job.task.options.ttl_ms,
+            "",
+            False,
         )
+
+    async def _claim(self, job: CronJob, tick_s: float, mode: str) -> None:
+        tick_ms = int(round(tick_s * 1000))
+        run = self._run_of(job, tick_ms)
         try:
-            result = await CRON(
-                client.redis,
-                (k.crons, k.tasks, k.stream_for(client.default_priority), k.result(task_id)),
-                (job.name, tick_ms, task_id, payload, mode),
-            )
+            result = await self._client.scripts.cron(job.name, tick_ms, mode == "catchup", run)
         except Exception as exc:
             logger.warning("cron %s: could not claim tick %d: %s", job.name, tick_ms, exc)
             return
         if result == 1:
-            logger.info(
-                "cron %s: tick %s enqueued as %s", job.name, _wire.from_ms(tick_ms), task_id
-            )
+            logger.info("cron %s: tick %s enqueued as %s", job.name, from_ms(tick_ms), run.task_id)
         elif result == -1:
             logger.warning("cron %s: tick skipped, the previous run is still going", job.name)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from datetime import timedelta
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from ..client import TaskRef
-from ..client._result import seconds
+from .._time import seconds
+from ..client import Client, TaskRef
 from ..errors import ConfigurationError
 from ._context import WrappedContext
-
-if TYPE_CHECKING:
-    from ._worker import Worker
 
 __all__ = ["DEFAULT_TTL", "CronDecorator", "Task", "TaskDecorator", "TaskOptions"]
 
@@ -67,6 +64,13 @@ class TaskOptions:
         return cls(max_tries, timeout_s, ttl_ms, unique, retry_on_timeout)
 
 
+#: How a task runs in-process (``task.run()``): given by its worker.
+RunLocally = Callable[["Task[Any, Any]", tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
+
+#: What a decorator hands the function it decorates to: the worker registers it.
+Register = Callable[[Callable[..., Any]], "Task[Any, Any]"]
+
+
 class Task(TaskRef[P, R]):
     """A task registered on a worker: enqueue it, or run it locally with :meth:`run`.
 
@@ -75,24 +79,26 @@ class Task(TaskRef[P, R]):
     :ivar is_async: whether ``fn`` is a coroutine function (else it runs in a thread).
     """
 
-    __slots__ = ("_worker", "fn", "is_async", "options", "signature")
+    __slots__ = ("_run_locally", "fn", "is_async", "options", "signature")
 
     def __init__(
         self,
-        worker: Worker[Any],
+        client: Client,
         name: str,
         fn: Callable[..., Any],
         options: TaskOptions,
+        run_locally: RunLocally,
     ) -> None:
         signature = inspect.signature(fn)
         params = list(signature.parameters.values())
         super().__init__(
-            worker.client,
+            client,
             name,
             unique=options.unique,
             signature=signature.replace(parameters=params[1:]),  # without ctx
+            ttl_ms=options.ttl_ms,
         )
-        self._worker = worker
+        self._run_locally = run_locally
         self.fn = fn
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
@@ -104,7 +110,7 @@ class Task(TaskRef[P, R]):
         Uses the worker's dependencies if it is running, else enters its
         ``worker_lifespan`` for this one call. Exceptions propagate unchanged.
         """
-        return await self._worker._run_locally(self, args, kwargs)  # type: ignore[no-any-return]
+        return await self._run_locally(self, args, kwargs)  # type: ignore[no-any-return]
 
 
 class TaskDecorator(Generic[Deps]):
@@ -114,12 +120,10 @@ class TaskDecorator(Generic[Deps]):
     of the worker's own ``Deps``, and the handle keeps the rest of the signature.
     """
 
-    __slots__ = ("_name", "_options", "_worker")
+    __slots__ = ("_register",)
 
-    def __init__(self, worker: Worker[Deps], name: str | None, options: TaskOptions) -> None:
-        self._worker = worker
-        self._name = name
-        self._options = options
+    def __init__(self, register: Register) -> None:
+        self._register = register
 
     @overload
     def __call__(
@@ -130,10 +134,7 @@ class TaskDecorator(Generic[Deps]):
     def __call__(self, fn: Callable[Concatenate[WrappedContext[Deps], P], R]) -> Task[P, R]: ...
 
     def __call__(self, fn: Callable[..., Any]) -> Task[Any, Any]:
-        name = self._name or fn.__name__
-        task: Task[Any, Any] = Task(self._worker, name, fn, self._options)
-        self._worker._register(task)
-        return task
+        return self._register(fn)
 
 
 class CronDecorator(Generic[Deps]):
@@ -141,21 +142,10 @@ class CronDecorator(Generic[Deps]):
     and schedules it. Usable before the worker starts and while it runs.
     """
 
-    __slots__ = ("_crontab", "_name", "_options", "_tz", "_worker")
+    __slots__ = ("_register",)
 
-    def __init__(
-        self,
-        worker: Worker[Deps],
-        crontab: str,
-        name: str | None,
-        tz: tzinfo | None,
-        options: TaskOptions,
-    ) -> None:
-        self._worker = worker
-        self._crontab = crontab
-        self._name = name
-        self._tz = tz
-        self._options = options
+    def __init__(self, register: Register) -> None:
+        self._register = register
 
     @overload
     def __call__(
@@ -166,7 +156,4 @@ class CronDecorator(Generic[Deps]):
     def __call__(self, fn: Callable[[WrappedContext[Deps]], R]) -> Task[[], R]: ...
 
     def __call__(self, fn: Callable[..., Any]) -> Task[Any, Any]:
-        name = self._name or fn.__name__
-        task: Task[Any, Any] = Task(self._worker, name, fn, self._options)
-        self._worker._register_cron(task, self._crontab, self._tz)
-        return task
+        return self._register(fn)

@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import timedelta, timezone, tzinfo
+from datetime import timedelta, tzinfo
 from types import MappingProxyType, TracebackType
 from typing import Any, Generic, TypeVar, overload
 
 from redis.asyncio import Redis
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
-from .. import _codec
-from .._aio import stop_task
+from .._aio import Supervisor
 from .._redis import eviction_risk, require_supported_server
 from ..client import Client, TaskResult
-from ..client._client import DEFAULT_MAX_PAYLOAD_BYTES
-from ..client._result import seconds
 from ..errors import ConfigurationError, RelayqError
+from ._calling import Caller
 from ._consumer import Consumer
 from ._context import Middleware, WrappedContext
 from ._delivery import LeaseConfig
 from ._executor import Executor
 from ._health import HealthReporter
 from ._local import call_locally
+from ._options import WorkerConfig, WorkerOptions
 from ._scheduler import CronJob, CronScheduler, validate_crontab
 from ._task import DEFAULT_TTL, CronDecorator, Task, TaskDecorator, TaskOptions
 
@@ -39,10 +36,6 @@ logger = logging.getLogger("relayq.worker")
 
 Deps = TypeVar("Deps")
 T = TypeVar("T")
-
-_DEFAULT_LEASE = timedelta(seconds=30)
-_DEFAULT_GRACE = timedelta(seconds=30)
-_DEFAULT_HEALTH = timedelta(minutes=1)
 
 TaskLifespan = Callable[[WrappedContext[Deps]], AbstractAsyncContextManager[object]]
 
@@ -55,31 +48,16 @@ class Worker(Generic[Deps]):
     ``WrappedContext[Deps]`` first, which the type checker enforces.
 
     :param redis_url: default ``$REDIS_URL``, else ``redis://localhost:6379``.
-    :param queue_name: the queue to consume (and enqueue to).
-    :param concurrency: tasks run at once in this process.
-    :param queue_fetch_limit: deliveries held at most (running + prefetched);
-        default ``concurrency * 2``.
-    :param tz: time zone for cron schedules.
-    :param health_check_interval: how often the worker logs and stores its health.
     :param worker_lifespan: ``async`` context manager factory run once per worker
         process; what it yields becomes ``ctx.deps``.
     :param task_lifespan: ``async`` context manager factory around each execution.
     :param middleware: functions wrapping every execution, first outermost (see
         :data:`Middleware`); more can be added with :meth:`middleware`.
-    :param serializer: encodes arguments and results; default msgpack.
-    :param deserializer: the inverse of ``serializer``.
-    :param lease: how long a delivery stays this worker's without renewal; a dead
-        worker's tasks are reclaimed after about this long.
-    :param grace_period: on shutdown, how long running tasks may take to finish
-        before they are cancelled and handed back.
-    :param max_payload_bytes: refuse enqueued tasks whose payload is larger.
-    :param signing_key: sign enqueued tasks and reject tasks that are unsigned or
-        fail their HMAC check before decoding them (use the same key on clients).
-    :param priorities: named priorities, highest first; a worker takes tasks of a
-        higher priority before any of a lower one. Clients must use the same list.
-    :param default_priority: priority of tasks started without one (default
-        ``"default"`` if listed, else the lowest).
-    :param worker_id: this worker's name in Redis; default ``host-pid-random``.
+    :param options: see :class:`~sdk.worker.WorkerOptions`: ``queue_name``,
+        ``concurrency``, ``queue_fetch_limit``, ``tz``, ``health_check_interval``,
+        ``lease``, ``grace_period``, ``worker_id``, and every client option
+        (``serializer``, ``signing_key``, ``priorities``, ...).
+    :raises ConfigurationError: an invalid or unknown option.
     """
 
     @overload
@@ -87,23 +65,10 @@ class Worker(Generic[Deps]):
         self: Worker[None],
         redis_url: str | None = None,
         *,
-        queue_name: str = "default",
-        concurrency: int = 16,
-        queue_fetch_limit: int | None = None,
-        tz: tzinfo = timezone.utc,
-        health_check_interval: timedelta | float = _DEFAULT_HEALTH,
         worker_lifespan: None = None,
         task_lifespan: TaskLifespan[None] | None = None,
         middleware: Sequence[Middleware[None]] = (),
-        serializer: _codec.Serializer | None = None,
-        deserializer: _codec.Deserializer | None = None,
-        lease: timedelta | float = _DEFAULT_LEASE,
-        grace_period: timedelta | float = _DEFAULT_GRACE,
-        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-        signing_key: bytes | str | None = None,
-        priorities: Sequence[str] = ("default",),
-        default_priority: str | None = None,
-        worker_id: str | None = None,
+        **options: Unpack[WorkerOptions],
     ) -> None: ...
 
     @overload
@@ -111,83 +76,25 @@ class Worker(Generic[Deps]):
         self: Worker[Deps],
         redis_url: str | None = None,
         *,
-        queue_name: str = "default",
-        concurrency: int = 16,
-        queue_fetch_limit: int | None = None,
-        tz: tzinfo = timezone.utc,
-        health_check_interval: timedelta | float = _DEFAULT_HEALTH,
         # Deps is inferred from what the lifespan yields alone, so a lifespan that
         # annotates its parameter loosely (Worker[Any]) still types the worker
         worker_lifespan: Callable[[Worker[Any]], AbstractAsyncContextManager[Deps]],
         task_lifespan: TaskLifespan[Deps] | None = None,
         middleware: Sequence[Middleware[Deps]] = (),
-        serializer: _codec.Serializer | None = None,
-        deserializer: _codec.Deserializer | None = None,
-        lease: timedelta | float = _DEFAULT_LEASE,
-        grace_period: timedelta | float = _DEFAULT_GRACE,
-        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-        signing_key: bytes | str | None = None,
-        priorities: Sequence[str] = ("default",),
-        default_priority: str | None = None,
-        worker_id: str | None = None,
+        **options: Unpack[WorkerOptions],
     ) -> None: ...
 
     def __init__(
         self,
         redis_url: str | None = None,
         *,
-        queue_name: str = "default",
-        concurrency: int = 16,
-        queue_fetch_limit: int | None = None,
-        tz: tzinfo = timezone.utc,
-        health_check_interval: timedelta | float = _DEFAULT_HEALTH,
         worker_lifespan: Callable[[Worker[Any]], AbstractAsyncContextManager[Any]] | None = None,
         task_lifespan: TaskLifespan[Any] | None = None,
         middleware: Sequence[Middleware[Any]] = (),
-        serializer: _codec.Serializer | None = None,
-        deserializer: _codec.Deserializer | None = None,
-        lease: timedelta | float = _DEFAULT_LEASE,
-        grace_period: timedelta | float = _DEFAULT_GRACE,
-        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-        signing_key: bytes | str | None = None,
-        priorities: Sequence[str] = ("default",),
-        default_priority: str | None = None,
-        worker_id: str | None = None,
+        **options: Unpack[WorkerOptions],
     ) -> None:
-        if not isinstance(concurrency, int) or concurrency < 1:
-            raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
-        if queue_fetch_limit is None:
-            queue_fetch_limit = concurrency * 2
-        if not isinstance(queue_fetch_limit, int) or queue_fetch_limit < concurrency:
-            raise ConfigurationError(
-                f"queue_fetch_limit must be an int >= concurrency ({concurrency}), "
-                f"got {queue_fetch_limit!r}"
-            )
-        lease_s = seconds(lease, "lease")
-        if not lease_s or lease_s < 0.3:
-            raise ConfigurationError(f"lease must be at least 0.3 s, got {lease!r}")
-        self.client = Client(
-            redis_url,
-            queue_name,
-            serializer=serializer,
-            deserializer=deserializer,
-            max_payload_bytes=max_payload_bytes,
-            signing_key=signing_key,
-            priorities=priorities,
-            default_priority=default_priority,
-        )
-        self.queue_name = queue_name
-        self.concurrency = concurrency
-        self.queue_fetch_limit = queue_fetch_limit
-        self.tz = tz
-        self.health_check_interval = seconds(health_check_interval, "health_check_interval") or 60.0
-        self.grace_period = seconds(grace_period, "grace_period") or 0.0
-        self.lease = LeaseConfig(
-            lease_s=lease_s,
-            renew_s=lease_s / 3,
-            reclaim_s=min(max(lease_s / 10, 0.1), 5.0),
-        )
-        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+        self.config, client_options = WorkerConfig.build(options)
+        self.client = Client(redis_url, self.config.queue_name, **client_options)
         self._worker_lifespan = worker_lifespan
         self._task_lifespan = task_lifespan
         self._middleware: list[Middleware[Any]] = list(middleware)
@@ -203,6 +110,46 @@ class Worker(Generic[Deps]):
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queue={self.queue_name!r} tasks={sorted(self._tasks)}>"
+
+    @property
+    def id(self) -> str:
+        """This worker's name in Redis (its consumer name)."""
+        return self.config.worker_id
+
+    @property
+    def queue_name(self) -> str:
+        """The queue it consumes."""
+        return self.config.queue_name
+
+    @property
+    def concurrency(self) -> int:
+        """Tasks run at once."""
+        return self.config.concurrency
+
+    @property
+    def queue_fetch_limit(self) -> int:
+        """Deliveries held at most (running + prefetched)."""
+        return self.config.fetch_limit
+
+    @property
+    def tz(self) -> tzinfo:
+        """The time zone cron schedules are read in."""
+        return self.config.tz
+
+    @property
+    def lease(self) -> LeaseConfig:
+        """Lease timing."""
+        return self.config.lease
+
+    @property
+    def grace_period(self) -> float:
+        """Seconds running tasks may take to finish on shutdown."""
+        return self.config.grace_s
+
+    @property
+    def health_check_interval(self) -> float:
+        """Seconds between health reports."""
+        return self.config.health_interval_s
 
     # -- registering ---------------------------------------------------------------
 
@@ -229,28 +176,13 @@ class Worker(Generic[Deps]):
             backoff) while tries remain, instead of failing at once.
         """
         options = TaskOptions.build(max_tries, timeout, ttl, unique, retry_on_timeout)
-        return TaskDecorator(self, name, options)
 
-    def middleware(self, fn: Middleware[Deps]) -> Middleware[Deps]:
-        """Add a middleware (innermost so far); usable as a decorator.
+        def register(fn: Callable[..., Any]) -> Task[Any, Any]:
+            task: Task[Any, Any] = self._new_task(name or fn.__name__, fn, options)
+            self._add(task)
+            return task
 
-        ::
-
-            @worker.middleware
-            async def timing(ctx: WrappedContext[Deps], call_next: CallNext) -> Any:
-                started = time.perf_counter()
-                try:
-                    return await call_next()
-                finally:
-                    print(ctx.fn_name, time.perf_counter() - started)
-        """
-        self._middleware.append(fn)
-        return fn
-
-    def _register(self, task: Task[Any, Any]) -> None:
-        if task.name in self._tasks:
-            raise ConfigurationError(f"a task named {task.name!r} is already registered")
-        self._tasks[task.name] = task
+        return TaskDecorator(register)
 
     def cron(
         self,
@@ -276,13 +208,40 @@ class Worker(Generic[Deps]):
         """
         validate_crontab(crontab)
         options = TaskOptions.build(max_tries, timeout, ttl, unique)
-        return CronDecorator(self, crontab, name, tz, options)
 
-    def _register_cron(self, task: Task[Any, Any], crontab: str, tz: tzinfo | None) -> None:
-        self._register(task)
-        self._crons[task.name] = CronJob(task.name, task, crontab, tz or self.tz)
-        if self._scheduler is not None:
-            self._scheduler.changed()
+        def register(fn: Callable[..., Any]) -> Task[Any, Any]:
+            task: Task[Any, Any] = self._new_task(name or fn.__name__, fn, options)
+            self._add(task)
+            self._crons[task.name] = CronJob(task.name, task, crontab, tz or self.tz)
+            if self._scheduler is not None:
+                self._scheduler.changed()
+            return task
+
+        return CronDecorator(register)
+
+    def _new_task(self, name: str, fn: Callable[..., Any], options: TaskOptions) -> Task[Any, Any]:
+        return Task(self.client, name, fn, options, self._run_locally)
+
+    def _add(self, task: Task[Any, Any]) -> None:
+        if task.name in self._tasks:
+            raise ConfigurationError(f"a task named {task.name!r} is already registered")
+        self._tasks[task.name] = task
+
+    def middleware(self, fn: Middleware[Deps]) -> Middleware[Deps]:
+        """Add a middleware (innermost so far); usable as a decorator.
+
+        ::
+
+            @worker.middleware
+            async def timing(ctx: WrappedContext[Deps], call_next: CallNext) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await call_next()
+                finally:
+                    print(ctx.fn_name, time.perf_counter() - started)
+        """
+        self._middleware.append(fn)
+        return fn
 
     def remove_cron(self, name: str) -> None:
         """Stop scheduling the cron job ``name`` (its task stays registered).
@@ -348,6 +307,7 @@ class Worker(Generic[Deps]):
         the rest. A second signal cancels running tasks immediately.
 
         :param handle_signals: install SIGTERM/SIGINT handlers (main thread only).
+        :raises RelayqError: a background loop of the worker crashed (it stopped).
         """
         if self._consumer is not None:
             raise RelayqError(f"{self!r} is already running")
@@ -357,49 +317,46 @@ class Worker(Generic[Deps]):
         loop = asyncio.get_running_loop()
         signals = self._install_signals(loop) if handle_signals else ()
         threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"relayq-{self.id}")
+        supervisor = Supervisor(f"worker {self.id}", on_failure=lambda _name, _exc: self.stop())
         try:
             async with self:
                 # before the user's lifespan: a server relayq cannot use fails fast
                 await require_supported_server(self.redis)
+                await self.client.scripts.require_permissions("worker", "")
                 risk = await eviction_risk(self.redis)
                 if risk:
                     logger.warning(risk)
                 async with self._lifespan() as deps:
-                    await self._consume(deps, threads, burst)
+                    await self._consume(deps, threads, supervisor, burst)
         finally:
             self._consumer = None
             self.ready.clear()
             for sig in signals:
                 loop.remove_signal_handler(sig)
             threads.shutdown(wait=False, cancel_futures=True)
+        if supervisor.failure is not None:
+            raise RelayqError(
+                f"worker {self.id} stopped: a background loop crashed: {supervisor.failure!r}"
+            ) from supervisor.failure
 
-    async def _consume(self, deps: Any, threads: ThreadPoolExecutor, burst: bool) -> None:
+    async def _consume(
+        self, deps: Any, threads: ThreadPoolExecutor, supervisor: Supervisor, burst: bool
+    ) -> None:
+        client = self.client
         executor = Executor(
             tasks=self._tasks,
+            caller=Caller(self._middleware, self._task_lifespan, threads),
             deps=deps,
             redis=self.redis,
             worker_id=self.id,
             queue_name=self.queue_name,
-            serializer=self.client.serializer,
-            deserializer=self.client.deserializer,
-            signing_key=self.client.signing_key,
-            task_lifespan=self._task_lifespan,
-            middleware=self._middleware,
-            threads=threads,
+            serializer=client.serializer,
+            deserializer=client.deserializer,
+            signer=client.signer,
+            max_result_bytes=client.config.max_payload_bytes,
         )
         consumer = self._consumer = Consumer(
-            redis=self.redis,
-            keys=self.client.keys,
-            streams=self.client.streams,
-            default_stream=self.client.priority_index(None),
-            listener=self.client.listener,
-            consumer=self.id,
-            executor=executor,
-            concurrency=self.concurrency,
-            fetch_limit=self.queue_fetch_limit,
-            lease=self.lease,
-            grace_s=self.grace_period,
-            burst=burst,
+            client=client, config=self.config, executor=executor, supervisor=supervisor, burst=burst
         )
         if self._stop_requested:
             consumer.stop()
@@ -410,13 +367,15 @@ class Worker(Generic[Deps]):
             self.concurrency,
             ", ".join(sorted(self._tasks)) or "none",
         )
-        self._scheduler = CronScheduler(self.client, self._crons)
-        scheduler = asyncio.get_running_loop().create_task(self._scheduler.run())
+        self._scheduler = CronScheduler(client, self._crons)
+        health = HealthReporter(client, self.id, consumer, self.health_check_interval)
+        supervisor.start("cron scheduler", self._scheduler.run())
+        supervisor.start("health reporter", health.report_forever())
         try:
-            async with HealthReporter(self, consumer, self.health_check_interval):
-                await consumer.run(self.ready.set)
+            await consumer.run(self.ready.set)
         finally:
-            await stop_task(scheduler)
+            await supervisor.stop()
+            await health.close()
             self._scheduler = None
         stats = consumer.stats
         logger.info(
@@ -434,8 +393,9 @@ class Worker(Generic[Deps]):
         Inside the block it is consuming (and connected, so tasks can be enqueued);
         on exit it stops cleanly. For tests, notebooks and embedding.
         """
-        runner = asyncio.get_running_loop().create_task(self.run(handle_signals=False))
-        ready = asyncio.get_running_loop().create_task(self.ready.wait())
+        tasks = Supervisor(f"worker {self.id} (running in-process)")
+        runner = tasks.spawn(self.run(handle_signals=False), report=False)  # awaited below
+        ready = tasks.spawn(self.ready.wait(), report=False)  # awaited or cancelled below
         await asyncio.wait((runner, ready), return_when=asyncio.FIRST_COMPLETED)
         if runner.done():
             ready.cancel()
@@ -492,6 +452,6 @@ class Worker(Generic[Deps]):
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if self._has_deps:
-            return await call_locally(self, task, self._deps, args, kwargs)
+            return await call_locally(self.client, self.id, task, self._deps, args, kwargs)
         async with self._lifespan() as deps:
-            return await call_locally(self, task, deps, args, kwargs)
+            return await call_locally(self.client, self.id, task, deps, args, kwargs)

@@ -92,17 +92,20 @@ async def test_outcome_published_during_listener_outage_is_found(
             stubs = ChaosStubs(client)
             handle = await stubs.record.enqueue(7, 1.0)
             waiter = asyncio.ensure_future(handle.result(timeout=30))
-            channel = client.keys.channel(handle.id)
+            channel = client.keys.inbox(client.client_id)
 
-            async def subscribed() -> bool:
-                return int((await inspect.pubsub_numsub(channel))[0][1]) >= 1
+            async def routed() -> bool:
+                route = await inspect.hget(client.keys.task(handle.id), "r")
+                subscribers = int((await inspect.pubsub_numsub(channel))[0][1])
+                return route == client.client_id.encode() and subscribers >= 1
 
-            await wait_until(subscribed, what="the waiter to subscribe")
+            await wait_until(routed, what="the waiter's route on the task")
             await _started(inspect, spawn)
 
             subscribers = _outage_while_frozen(aof_redis, client.keys.result(handle.id), channel)
             assert subscribers == 0, "the outcome should have been published to nobody"
-            # the listener reconnects, resubscribes and re-checks the stored outcome
+            # the listener reconnects and resubscribes; the waiter watches the task
+            # again and finds the stored outcome
             assert await waiter == 14
             assert await stubs.add.enqueue(1, 1).result(timeout=20) == 2
     finally:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from sdk import TaskOutcome, TaskResult
 from sdk.client import Client
 from tests.chaos._support import ChaosStubs, Spawner
-from tests.helpers import wait_until
+from tests.helpers import live_task_ids, wait_until
 
 
 async def _executions(redis: Redis, spawn: Spawner) -> tuple[dict[int, int], dict[int, int]]:
@@ -40,8 +40,7 @@ async def _all_outcomes(handles: list[TaskResult[int]], timeout: float) -> list[
 
 async def _assert_clean(redis: Redis, client: Client) -> None:
     keys = client.keys
-    assert await redis.hlen(keys.tasks) == 0
-    assert await redis.hlen(keys.running) == 0
+    assert not await live_task_ids(redis, keys)
     assert (await redis.xpending(keys.stream, "workers"))["pending"] == 0
 
 

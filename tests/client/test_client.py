@@ -14,6 +14,7 @@ from sdk.errors import (
     RelayqError,
     SerializationError,
 )
+from tests.helpers import live_task_ids
 
 
 def _add_worker(worker: Worker[None]) -> None:
@@ -103,7 +104,7 @@ async def test_enqueue_many_then_all_results(worker: Worker[None], redis: Redis)
         assert len(handles) == n
         assert all(h.sent for h in handles)
         assert len({h.id for h in handles}) == n
-        assert await redis.hlen(worker.client.keys.tasks) == n
+        assert len(await live_task_ids(redis, worker.client.keys)) == n
         async with worker.running():
             results = [await h.result(timeout=30) for h in handles]
     assert results == [i + 1 for i in range(n)]
@@ -129,7 +130,7 @@ async def test_unserializable_argument_sends_nothing(worker: Worker[None], redis
             await single.result(timeout=1)
         assert await single.status() == TaskStatus.NOT_FOUND
 
-        assert await redis.hlen(keys.tasks) == 0
+        assert len(await live_task_ids(redis, keys)) == 0
         assert await redis.xlen(keys.stream) == 0
 
 

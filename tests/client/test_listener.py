@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from sdk import Client, Worker, WrappedContext
 from tests.conftest import RedisServer, WorkerFactory
-from tests.helpers import client_list, wait_until
+from tests.helpers import client_list, live_task_ids, wait_until
 
 
 async def _subscribed_connections(redis: Redis, after_id: int) -> list[dict[str, str]]:
@@ -38,36 +38,39 @@ async def test_thousand_waiters_share_one_pubsub_connection(
 
     baseline = int(await redis.execute_command("CLIENT", "ID"))  # type: ignore[no-untyped-call]
     async with worker, client:
-        # 500 sent first (each waiter subscribes to its task's channel) and 500 sent
-        # by .result() itself (outcomes come back on the client's inbox channel)
+        # 500 sent first, then awaited by id (each waiter puts its client's route on
+        # its task), and 500 sent by .result() itself with the route: every outcome
+        # comes back on one of the two clients' inbox channels
         presend = await worker.enqueue_many([square.enqueue(i) for i in range(500)])
         waiters = [asyncio.ensure_future(h.result(timeout=30)) for h in presend]
         waiters += [
             asyncio.ensure_future(square_stub.enqueue(i).result(timeout=30))
             for i in range(500, 1000)
         ]
+        keys = worker.client.keys
 
         async def all_waiting() -> bool:
-            subscribers = await _subscribed_connections(redis, baseline)
-            subscribed = sum(int(c["sub"]) for c in subscribers)
-            return subscribed >= 500 and await redis.hlen(worker.client.keys.tasks) == 1000
+            ids = await live_task_ids(redis, keys)
+            if len(ids) != 1000:
+                return False
+            async with redis.pipeline(transaction=False) as pipe:
+                for task_id in ids:
+                    pipe.hget(keys.task(task_id), "r")
+                routes = await pipe.execute()
+            return all(routes)
 
-        await wait_until(all_waiting, timeout=10, what="1000 waiters subscribed and sent")
+        await wait_until(all_waiting, timeout=10, what="1000 waiters routed and sent")
         subscribers = await _subscribed_connections(redis, baseline)
         assert len(subscribers) == 1, subscribers
-        assert int(subscribers[0]["sub"]) >= 500
+        # no subscription per task: the two clients' inboxes are all there is
+        assert int(subscribers[0]["sub"]) == 2
 
         async with worker.running():
             results = await asyncio.gather(*waiters)
             assert results == [i * i for i in range(1000)]
-            assert len(await _subscribed_connections(redis, baseline)) == 1
-
-        # finished waiters drop their per-task subscriptions (the inboxes stay)
-        async def unsubscribed() -> bool:
             subscribers = await _subscribed_connections(redis, baseline)
-            return len(subscribers) == 1 and int(subscribers[0]["sub"]) <= 2
-
-        await wait_until(unsubscribed, what="per-task channels unsubscribed")
+            assert len(subscribers) == 1
+            assert int(subscribers[0]["sub"]) == 3  # and the workers' control channel
 
     # closing the last client closes the shared connection
     async def closed() -> bool:

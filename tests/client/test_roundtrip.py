@@ -10,13 +10,12 @@ import zoneinfo
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import msgpack
 import pytest
 from redis.asyncio import Redis
 
 from sdk import Client, RelayqError, TaskStatus, Worker, WrappedContext
 from tests.conftest import WorkerFactory
-from tests.helpers import assert_same
+from tests.helpers import assert_same, live_task_ids
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
@@ -95,14 +94,14 @@ async def test_await_sends_once_and_returns_the_same_handle(
     async with worker:
         handle = count.enqueue(1)
         assert not handle.sent
-        assert await redis.hlen(keys.tasks) == 0  # building a call sends nothing
+        assert len(await live_task_ids(redis, keys)) == 0  # building a call sends nothing
         same = await handle
         assert same is handle
         assert handle.sent
         assert await handle is handle  # awaiting again sends nothing more
         assert await handle.start() is handle
         assert await redis.xlen(keys.stream) == 1
-        assert await redis.hlen(keys.tasks) == 1
+        assert len(await live_task_ids(redis, keys)) == 1
         assert await handle.status() == TaskStatus.QUEUED
 
         started = await count.enqueue(2).start()
@@ -188,9 +187,9 @@ async def test_json_serializer_pair_on_worker_and_client(
     async with client:
         handle = await client.enqueue_unsafe("describe", {"k": [1, "v"]}, n=21)
         # the arguments are stored as the user's serializer wrote them: JSON text
-        envelope = _task_envelope(await redis.hget(client.keys.tasks, handle.id))
-        assert envelope[1] == "describe"
-        assert json.loads(envelope[3]) == [[{"k": [1, "v"]}], {"n": 21}]
+        stored: Any = await redis.hmget(client.keys.task(handle.id), ["f", "p"])
+        assert stored[0] == b"describe"
+        assert json.loads(stored[1]) == [[{"k": [1, "v"]}], {"n": 21}]
         async with worker.running():
             result = await handle.result(timeout=5)
             assert result == {"item": {"k": [1, "v"]}, "n": 42, "pair": [1, 2]}  # JSON: lists
@@ -199,13 +198,6 @@ async def test_json_serializer_pair_on_worker_and_client(
                 "n": 2,
                 "pair": [1, 2],
             }
-
-
-def _task_envelope(payload: bytes | str | None) -> list[Any]:
-    assert isinstance(payload, bytes)
-    envelope = msgpack.unpackb(payload, raw=False)
-    assert isinstance(envelope, list)
-    return envelope
 
 
 def test_mismatched_serializer_pair_is_refused(redis_url: str) -> None:

@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 
 from sdk import Worker
 from sdk._keys import Keys
-from sdk._wire import decode_health
+from sdk.worker._health import decode_health
+from tests.helpers import live_task_ids
 
 __all__ = [
     "NOTHING_LIVE",
@@ -22,14 +23,7 @@ __all__ = [
 ]
 
 #: :func:`per_task_state` of a queue with no live task.
-NOTHING_LIVE: Final = {
-    "tasks": 0,
-    "tries": 0,
-    "running": 0,
-    "aborting": 0,
-    "prio": 0,
-    "delayed": 0,
-}
+NOTHING_LIVE: Final = {"tasks": 0, "delayed": 0}
 
 
 async def queue_keys(redis: Redis, keys: Keys) -> set[str]:
@@ -39,13 +33,11 @@ async def queue_keys(redis: Redis, keys: Keys) -> set[str]:
 
 
 async def per_task_state(redis: Redis, keys: Keys) -> dict[str, int]:
-    """Sizes of every per-task structure of the queue (hash fields, delayed entries)."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for name in ("tasks", "tries", "running", "aborting", "prio"):
-            pipe.hlen(getattr(keys, name))
-        pipe.zcard(keys.delayed)
-        sizes = await pipe.execute()
-    return {name: int(size) for name, size in zip(NOTHING_LIVE, sizes, strict=True)}
+    """How much per-task state the queue holds: live task hashes, delayed entries."""
+    return {
+        "tasks": len(await live_task_ids(redis, keys)),
+        "delayed": int(await redis.zcard(keys.delayed)),
+    }
 
 
 async def health_record(redis: Redis, keys: Keys, worker_id: str) -> dict[str, Any] | None:

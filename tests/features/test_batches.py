@@ -14,6 +14,7 @@ from sdk import TaskStatus, WrappedContext
 from sdk._keys import Keys
 from sdk.errors import PayloadTooLarge
 from tests.conftest import WorkerFactory
+from tests.helpers import live_task_ids
 
 from ._support import NOTHING_LIVE, per_task_state, queue_keys
 
@@ -42,7 +43,7 @@ async def test_enqueue_many_10k_all_complete(
         assert len(handles) == total and all(h.sent for h in handles)
         assert [h.args for h in handles[:3]] == [(0,), (1,), (2,)]  # in order
         assert len({h.id for h in handles}) == total
-        assert await redis.hlen(keys.tasks) == total
+        assert len(await live_task_ids(redis, keys)) == total
         assert await redis.xlen(keys.stream) == total
     async with worker.running():
         await asyncio.wait_for(all_done.wait(), 40)
@@ -89,7 +90,7 @@ async def test_enqueue_many_sends_nothing_if_one_payload_is_bad(
         handles = [echo.enqueue("ok"), echo.enqueue("x" * 5000), echo.enqueue("fine")]
         with pytest.raises(PayloadTooLarge):
             await worker.enqueue_many(handles)
-        assert await redis.hlen(keys.tasks) == 0
+        assert len(await live_task_ids(redis, keys)) == 0
         assert all(not h.sent for h in handles)
         # send the good ones so no handle is left unsent
         good = await worker.enqueue_many([handles[0], handles[2]])
@@ -121,7 +122,7 @@ async def test_enqueue_many_throughput_20k(
         started = time.perf_counter()
         await worker.enqueue_many(calls)
         elapsed = time.perf_counter() - started
-        assert await redis.hlen(keys.tasks) == total + 1
+        assert len(await live_task_ids(redis, keys)) == total + 1
     rate = total / elapsed
     print(f"\nenqueue_many: {total} tasks in {elapsed * 1000:.0f} ms = {rate:,.0f} tasks/s")
     await redis.unlink(*await queue_keys(redis, keys))

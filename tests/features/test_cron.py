@@ -14,7 +14,7 @@ from sdk._keys import Keys
 from sdk.errors import ConfigurationError
 from sdk.worker._scheduler import CronJob, CronScheduler
 from tests.conftest import WorkerFactory
-from tests.helpers import wait_until
+from tests.helpers import live_task_ids, wait_until
 
 from ._support import assert_stops_promptly
 
@@ -101,7 +101,7 @@ async def test_catch_up_runs_at_most_one_missed_tick(
         await asyncio.wait_for(ran.wait(), 5)
 
         async def drained() -> bool:
-            return await redis.hlen(keys.tasks) == 0
+            return len(await live_task_ids(redis, keys)) == 0
 
         await wait_until(drained, what="the catch-up run to finish")
     this_year = datetime(datetime.now(timezone.utc).year, 1, 1, tzinfo=timezone.utc)
@@ -129,7 +129,7 @@ async def test_a_new_job_does_not_catch_up(
             return await redis.hexists(keys.crons, "fresh")
 
         await wait_until(baseline, what="the baseline tick")
-        assert await redis.hlen(keys.tasks) == 0
+        assert len(await live_task_ids(redis, keys)) == 0
     assert runs == []
 
 
@@ -192,7 +192,7 @@ async def test_unique_cron_skips_ticks_while_its_run_is_live(
 
         await wait_until(next_tick_claimed, timeout=3, what="the next tick to be claimed")
         assert len(runs) == 1
-        assert await redis.hlen(keys.tasks) == 1  # only the live run
+        assert len(await live_task_ids(redis, keys)) == 1  # only the live run
         release.set()
     assert len(runs) == 1
 

@@ -162,7 +162,7 @@ async def test_members_left_by_dead_workers_are_pruned_unless_they_hold_leases(
             await redis.xack(keys.stream, "workers", entry_id)
     assert set(await _group_members(redis, keys.stream)) == {"dead-idle", "dead-holding"}
 
-    monkeypatch.setattr("sdk.worker._health.STALE_CONSUMER_S", 0)
+    monkeypatch.setattr("sdk.worker._housekeeping.STALE_CONSUMER_S", 0)
     await asyncio.sleep(0.01)  # idle > 0 ms
     worker = make_worker(lease=60, health_check_interval=timedelta(milliseconds=100))
     async with worker.running():

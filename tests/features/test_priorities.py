@@ -155,7 +155,7 @@ async def test_delayed_task_keeps_its_priority(
     async with worker:
         backlog = [await job.enqueue(f"default-{i}") for i in range(5)]
         urgent = await job.enqueue("high").start(delay=0.1, priority="high")
-        assert await redis.hget(keys.prio, urgent.id) == b"high"
+        assert await redis.hget(keys.task(urgent.id), "q") == b"high"
         info = await urgent.info()
         assert info is not None and info.scheduled_time is not None
         due = info.scheduled_time.timestamp()

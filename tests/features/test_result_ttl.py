@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from redis.asyncio import Redis
 
-from sdk import ResultTimeout, TaskFailed, TaskStatus, Worker, WrappedContext
+from sdk import Client, TaskFailed, TaskNotFound, TaskStatus, Worker, WrappedContext
 from sdk._keys import Keys
 from sdk.errors import ConfigurationError
+from tests.helpers import wait_until
 
 
 async def test_ttl_none_keeps_the_outcome(worker: Worker[None], redis: Redis, keys: Keys) -> None:
@@ -57,8 +58,14 @@ async def test_default_ttl_is_five_minutes(worker: Worker[None], redis: Redis, k
         assert 299_000 <= await redis.pttl(keys.result(handle.id)) <= 300_000
 
 
+async def _routes(redis: Redis, keys: Keys, task_id: str, n: int) -> bool:
+    """Whether ``n`` clients wait for the live task (its routes)."""
+    routes = await redis.hget(keys.task(task_id), "r")
+    return routes is not None and len(routes.split()) == n
+
+
 async def test_ttl_zero_stores_nothing_but_waiters_get_the_outcome(
-    worker: Worker[None], redis: Redis, keys: Keys
+    worker: Worker[None], redis: Redis, keys: Keys, client: Client
 ) -> None:
     started = asyncio.Event()
     release = asyncio.Event()
@@ -71,18 +78,24 @@ async def test_ttl_zero_stores_nothing_but_waiters_get_the_outcome(
 
     async with worker.running():
         handle = fleeting.enqueue(41)
-        # .result() subscribes, then sends; the task can only finish once released
+        # .result() sends it with its route; the task can only finish once released
         waiter = asyncio.ensure_future(handle.result(timeout=5))
-        second = asyncio.ensure_future(fleeting.handle(handle.id).outcome(timeout=5))
         await asyncio.wait_for(started.wait(), 5)
-        release.set()
-        assert await waiter == 42
-        assert (await second).value == 42
+        # a caller of another client attaches to the live task by id
+        async with client:
+            second = asyncio.ensure_future(client.handle(handle.id).outcome(timeout=5))
+            await wait_until(
+                lambda: _routes(redis, keys, handle.id, 2), what="the second caller's route"
+            )
+            release.set()
+            assert await waiter == 42
+            assert (await second).value == 42
         assert await redis.exists(keys.result(handle.id)) == 0
         assert await handle.status() == TaskStatus.NOT_FOUND
-        # a caller that comes after the fact finds nothing (that is what ttl=0 means)
-        with pytest.raises(ResultTimeout):
-            await handle.result(timeout=0.1)
+        # a caller that comes after the fact finds nothing (that is what ttl=0 means),
+        # and is told so at once, even without a timeout
+        with pytest.raises(TaskNotFound):
+            await handle.result()
 
 
 def test_negative_ttl_is_rejected(worker: Worker[None]) -> None:

@@ -1,0 +1,148 @@
+"""The outcome format: how a task's result or failure is stored and published.
+Defined here only.
+
+An outcome (value of ``result:<id>``, and the body of an inbox message) is a
+msgpack array whose first element is a format version, so a later release can
+read what an older one wrote::
+
+    [1, kind, body, tries, enqueue_ms, start_ms, finish_ms, worker_id, fn_name]
+        kind 0 = success, body = serializer(return value)
+        kind 1/2/3 = failed/timed out/aborted, body = [exc_type, message, traceback]
+
+With a signing key it is sealed (see sdk/_signing.py). An inbox message, which
+Lua builds when it publishes an outcome to the clients waiting for it, is::
+
+    b"<len(task_id)>:" + task_id + outcome
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgpack
+
+from ._codec import Deserializer, Serializer
+from ._models import TaskOutcome
+from ._signing import Signer, open_outcome
+from ._time import from_ms
+from .errors import SerializationError, TaskAborted, TaskFailed, TaskTimedOut
+
+__all__ = [
+    "KIND_ABORTED",
+    "KIND_FAILED",
+    "KIND_OK",
+    "KIND_TIMED_OUT",
+    "decode_inbox_message",
+    "decode_outcome",
+    "encode_failure",
+    "encode_success",
+]
+
+_VERSION: Final = 1
+KIND_OK: Final = 0
+KIND_FAILED: Final = 1
+KIND_TIMED_OUT: Final = 2
+KIND_ABORTED: Final = 3
+_ERROR_TYPES: Final[dict[int, type[TaskFailed]]] = {
+    KIND_FAILED: TaskFailed,
+    KIND_TIMED_OUT: TaskTimedOut,
+    KIND_ABORTED: TaskAborted,
+}
+
+_packb = msgpack.Packer(use_bin_type=True).pack
+
+
+def encode_success(
+    serializer: Serializer,
+    value: Any,
+    tries: int,
+    enqueue_ms: int,
+    start_ms: int,
+    finish_ms: int,
+    worker_id: str,
+    fn_name: str,
+) -> bytes:
+    """Encode a successful outcome.
+
+    :raises SerializationError: the return value cannot be serialized.
+    """
+    try:
+        body = serializer(value)
+    except Exception as exc:
+        raise SerializationError(
+            f"cannot serialize the return value of task {fn_name!r}: {exc}"
+        ) from exc
+    if isinstance(body, str):
+        body = body.encode()
+    return _packb(
+        [_VERSION, KIND_OK, body, tries, enqueue_ms, start_ms, finish_ms, worker_id, fn_name]
+    )
+
+
+def encode_failure(
+    kind: int,
+    exc_type: str,
+    message: str,
+    traceback: str,
+    tries: int,
+    enqueue_ms: int,
+    start_ms: int,
+    finish_ms: int,
+    worker_id: str,
+    fn_name: str,
+) -> bytes:
+    """Encode a failed outcome. Only strings are stored: nothing is ever unpickled."""
+    body = [exc_type, message, traceback]
+    return _packb(
+        [_VERSION, kind, body, tries, enqueue_ms, start_ms, finish_ms, worker_id, fn_name]
+    )
+
+
+def decode_outcome(
+    deserializer: Deserializer, task_id: str, stored: bytes, signer: Signer | None = None
+) -> TaskOutcome[Any]:
+    """Decode a stored or published outcome into a :class:`TaskOutcome`.
+
+    :raises InvalidSignature: a key is configured and the seal does not verify.
+    :raises SerializationError: the outcome or its value cannot be decoded.
+    """
+    raw = open_outcome(signer, task_id, stored)
+    try:
+        _v, kind, body, tries, enq, start, finish, worker_id, fn_name = msgpack.unpackb(
+            raw, raw=False
+        )
+    except Exception as exc:
+        raise SerializationError(f"undecodable outcome of task {task_id}: {exc}") from exc
+    value: Any = None
+    error: TaskFailed | None = None
+    if kind == KIND_OK:
+        try:
+            value = deserializer(body)
+        except Exception as exc:
+            raise SerializationError(f"cannot deserialize the result of {task_id}: {exc}") from exc
+    else:
+        error = _ERROR_TYPES.get(kind, TaskFailed)(task_id, body[0], body[1], body[2])
+    return TaskOutcome(
+        task_id=task_id,
+        success=error is None,
+        value=value,
+        error=error,
+        tries=tries,
+        enqueue_time=from_ms(enq),
+        start_time=from_ms(start),
+        finish_time=from_ms(finish),
+        worker_id=worker_id,
+        fn_name=fn_name,
+    )
+
+
+def decode_inbox_message(message: bytes) -> tuple[str, bytes]:
+    """Split an inbox message into ``(task_id, outcome)``.
+
+    :raises ValueError: the message is not in that format.
+    """
+    colon = message.index(b":", 0, 12)
+    end = colon + 1 + int(message[:colon])
+    if end > len(message):
+        raise ValueError("inbox message shorter than its task id")
+    return message[colon + 1 : end].decode(), message[end:]
