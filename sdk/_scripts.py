@@ -1,12 +1,6 @@
 """The Lua scripts of a queue as typed async calls: the only code that builds
-``KEYS``/``ARGV`` or reads a script's reply.
-
-Each script of ``sdk/_lua`` is loaded as one source: the key and field names
-rendered by :mod:`sdk._keys` and :mod:`sdk._envelope`, the shared helpers of
-``_prelude.lua``, then the script. It is called by SHA (``EVALSHA``); a server
-that lost its script cache (a restart, ``SCRIPT FLUSH``) gets the source again
-through ``EVAL`` on the first ``NOSCRIPT``, in pipelines too. Every call
-translates redis-py errors (:func:`sdk._redis.translate_errors`).
+``KEYS``/``ARGV`` or reads a script's reply (how the sources are loaded and
+called is :mod:`sdk._loader`).
 
 :class:`Scripts` binds the scripts to one redis-py client and one queue; see
 docs/architecture.md for a table of every script's arguments, reply and
@@ -16,98 +10,17 @@ invariants.
 from __future__ import annotations
 
 import enum
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Final, Generic, Protocol, TypeVar
 
-from redis import exceptions as rexc
 from redis.asyncio import Redis
 
-from . import _envelope, _keys
+from . import _keys
 from ._envelope import NewTask
 from ._keys import Keys
-from ._redis import ACL_DOCS, command, translate_errors
-from .errors import ConfigurationError
-
-__all__ = [
-    "AbortResult",
-    "Fetched",
-    "FinishAction",
-    "Script",
-    "Scripts",
-    "TaskState",
-    "Token",
-]
-
-D = TypeVar("D")
-
-
-class Script:
-    """One Lua script with the shared prelude in front, called by SHA.
-
-    :param name: the file name in ``sdk/_lua`` without ``.lua``.
-    """
-
-    __slots__ = ("name", "sha", "source")
-
-    def __init__(self, name: str) -> None:
-        lua = resources.files("sdk").joinpath("_lua")
-        body = lua.joinpath(f"{name}.lua").read_text()
-        prelude = lua.joinpath("_prelude.lua").read_text()
-        self.name = name
-        self.source = "\n".join(
-            (_keys.lua_prelude(), _envelope.lua_prelude(), prelude, body)
-        ).encode()
-        self.sha = hashlib.sha1(self.source).hexdigest()
-
-    def __repr__(self) -> str:
-        return f"<Script {self.name} {self.sha[:8]}>"
-
-    async def run(self, redis: Redis, base: str, argv: Sequence[Any]) -> Any:
-        """Run the script for the queue at ``base`` and return its raw reply."""
-        with translate_errors():
-            try:
-                return await command(redis, "EVALSHA", self.sha, 1, base, *argv)
-            except rexc.NoScriptError:
-                return await command(redis, "EVAL", self.source, 1, base, *argv)
-
-    async def run_many(self, redis: Redis, base: str, calls: Sequence[Sequence[Any]]) -> list[Any]:
-        """Run the script once per ``argv`` of ``calls`` in one pipeline; the replies in order.
-
-        A call refused with ``NOSCRIPT`` never ran, so it alone is sent again with
-        its source; any other error is raised after the pipeline completed.
-        """
-        with translate_errors():
-            async with redis.pipeline(transaction=False) as pipe:
-                for argv in calls:
-                    pipe.execute_command("EVALSHA", self.sha, 1, base, *argv)
-                replies: list[Any] = await pipe.execute(raise_on_error=False)
-            for i, reply in enumerate(replies):
-                if isinstance(reply, rexc.NoScriptError):
-                    replies[i] = await command(redis, "EVAL", self.source, 1, base, *calls[i])
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
-        return replies
-
-
-ABORT: Final = Script("abort")
-CRON: Final = Script("cron")
-ENQUEUE: Final = Script("enqueue")
-FETCH: Final = Script("fetch")
-FINISH: Final = Script("finish")
-PROBE: Final = Script("probe")
-PRUNE: Final = Script("prune")
-RECOVER: Final = Script("recover")
-RELEASE: Final = Script("release")
-RENEW: Final = Script("renew")
-RESCHEDULE: Final = Script("reschedule")
-STATUS: Final = Script("status")
-WATCH: Final = Script("watch")
-ALL: Final = (
+from ._loader import (
     ABORT,
     CRON,
     ENQUEUE,
@@ -122,10 +35,30 @@ ALL: Final = (
     STATUS,
     WATCH,
 )
+from ._redis import ACL_DOCS, command, translate_errors
+from .errors import ConfigurationError
+
+__all__ = [
+    "DEAD_LETTER_CAP",
+    "DEAD_LETTER_MAX_BYTES",
+    "AbortResult",
+    "Fetched",
+    "FinishAction",
+    "Scripts",
+    "TaskState",
+    "Token",
+]
+
+D = TypeVar("D")
+
 
 # Tasks per enqueue call: large enough to amortise the call, small enough that
 # one script does not block Redis for long.
 ENQUEUE_CHUNK: Final = 1000
+#: Entries kept in the dead-letter stream at most (oldest are dropped first).
+DEAD_LETTER_CAP: Final = 10_000
+#: Bytes of task data the dead-letter stream keeps at most (oldest dropped first).
+DEAD_LETTER_MAX_BYTES: Final = 64 * 1024 * 1024
 
 
 class Token(Protocol):
@@ -296,7 +229,17 @@ class Scripts:
             reply = await PROBE.run(self._redis, self._base, (os.urandom(6).hex(), role))
         except ConfigurationError as exc:  # not even EVAL/EVALSHA, or no key at all
             return [("evalsha/eval", str(exc))]
-        return [(_text(reply[i]) or "", _text(reply[i + 1]) or "") for i in range(0, len(reply), 2)]
+        refused = [
+            (_text(reply[i]) or "", _text(reply[i + 1]) or "") for i in range(0, len(reply), 2)
+        ]
+        # EVAL runs only when the server lost its script cache (a restart, SCRIPT
+        # FLUSH), so the probe above usually went by EVALSHA alone: check EVAL too
+        try:
+            with translate_errors():
+                await command(self._redis, "EVAL", "return 0", 1, self._base)
+        except ConfigurationError as exc:
+            refused.append(("eval", str(exc)))
+        return refused
 
     # -- the worker's scripts --------------------------------------------------------
 
@@ -311,6 +254,8 @@ class Scripts:
         reclaim_ms: int,
         priorities: Sequence[str],
         cursors: Sequence[str],
+        dead_cap: int = DEAD_LETTER_CAP,
+        dead_max_bytes: int = DEAD_LETTER_MAX_BYTES,
     ) -> Fetched[D]:
         """Take up to ``count`` deliveries (``fetch.lua``), promoting due tasks and,
         when ``reclaim_ms`` > 0, reclaiming lapsed leases of other consumers."""
@@ -320,6 +265,8 @@ class Scripts:
             now_ms,
             move_limit,
             reclaim_ms,
+            dead_cap,
+            dead_max_bytes,
             len(priorities),
             *priorities,
             *cursors,
@@ -347,8 +294,8 @@ class Scripts:
         settlements: Iterable[tuple[Token, FinishAction, bytes | int, int, str]],
         *,
         now_ms: int,
-        dead_cap: int,
-        dead_max_bytes: int,
+        dead_cap: int = DEAD_LETTER_CAP,
+        dead_max_bytes: int = DEAD_LETTER_MAX_BYTES,
     ) -> list[bool]:
         """Apply settlements (``finish.lua``); per settlement, whether it applied
         (``False``: fenced out, the delivery was no longer the task's current one).
@@ -405,16 +352,37 @@ class Scripts:
     async def require_permissions(self, role: str, user_hint: str) -> None:
         """Raise a clear error when this Redis user may not do what ``role`` needs.
 
-        :raises ConfigurationError: naming each refused command, and the key and
-            channel patterns relayq uses, and where the ACL rules are documented.
+        :raises ConfigurationError: naming each refused command, or the missing key or
+            channel pattern, and where the ACL rules are documented.
         """
         refused = await self.probe(role)
         if not refused:
             return
-        commands = sorted({name for name, _ in refused})
+        base = self.keys.base
+        commands: set[str] = set()
+        lacks_keys = lacks_channels = False
+        for name, message in refused:
+            # Redis names the command in a command refusal (and the user, on 7.2+:
+            # checked first so a user name cannot read as a key or a channel)
+            text = message.lower()
+            if "to run the '" in text or "run this command" in text:
+                commands.add(name)
+            elif "channel" in text:
+                lacks_channels = True
+            elif "key" in text:
+                lacks_keys = True
+            else:
+                commands.add(name)
+        missing = []
+        if commands:
+            missing.append(f"the command(s) {', '.join(sorted(commands))}")
+        if lacks_keys:
+            missing.append(f"the key pattern ~{base}*")
+        if lacks_channels:
+            missing.append(f"the channel pattern &{base}*")
         detail = "; ".join(sorted({message for _, message in refused}))
         raise ConfigurationError(
             f"the Redis user{user_hint} may not run what a relayq {role} needs on queue "
-            f"{self.keys.queue_name!r}: refused {', '.join(commands)} ({detail}). relayq needs "
-            f"the keys ~{self.keys.base}* and the channels &{self.keys.base}*; see {ACL_DOCS}"
+            f"{self.keys.queue_name!r}: it lacks {' and '.join(missing)} (Redis said: {detail}). "
+            f"A relayq {role} needs the keys ~{base}* and the channels &{base}*; see {ACL_DOCS}"
         )

@@ -84,24 +84,17 @@ local function create(b, fresh)
     return due > 0
 end
 
--- Copy a task to the dead-letter stream with the reason, keeping the stream
--- under `cap` entries and `max_bytes` bytes of task data (oldest go first).
-local function dead_letter(key, id, reason, now, cap, max_bytes)
-    local t = redis.call('HGETALL', key)
-    local entry = {'XADD', DEAD, '*', 'id', id, 'reason', reason, 'at', now}
-    local size = #id + #reason
-    for i = 1, #t, 2 do
-        local f = t[i]
-        if f == F_ARGS or f == F_FN or f == F_ENQUEUED or f == F_SIGNATURE or f == F_TTL
-                or f == F_PRIORITY or f == F_TRIES then
-            entry[#entry + 1] = f
-            entry[#entry + 1] = t[i + 1]
-            size = size + #t[i + 1]
-        end
+-- Add an entry (a flat field/value list) of `size` bytes to the dead-letter
+-- stream, keeping it under `cap` entries and `max_bytes` bytes of task data
+-- (oldest go first); DEAD_BYTES counts what it holds.
+local function bury(entry, size, cap, max_bytes)
+    local command = {'XADD', DEAD, '*'}
+    for i = 1, #entry do
+        command[#command + 1] = entry[i]
     end
-    entry[#entry + 1] = 'bytes'
-    entry[#entry + 1] = size
-    redis.call(unpack(entry))
+    command[#command + 1] = 'bytes'
+    command[#command + 1] = size
+    redis.call(unpack(command))
     local total = redis.call('INCRBY', DEAD_BYTES, size)
     while redis.call('XLEN', DEAD) > cap or total > max_bytes do
         local oldest = redis.call('XRANGE', DEAD, '-', '+', 'COUNT', 1)[1]
@@ -119,4 +112,21 @@ local function dead_letter(key, id, reason, now, cap, max_bytes)
     if redis.call('XLEN', DEAD) == 0 then
         redis.call('SET', DEAD_BYTES, 0)
     end
+end
+
+-- Copy a task to the dead-letter stream with the reason it could not be used.
+local function dead_letter(key, id, reason, now, cap, max_bytes)
+    local t = redis.call('HGETALL', key)
+    local entry = {'id', id, 'reason', reason, 'at', now}
+    local size = #id + #reason
+    for i = 1, #t, 2 do
+        local f = t[i]
+        if f == F_ARGS or f == F_FN or f == F_ENQUEUED or f == F_SIGNATURE or f == F_TTL
+                or f == F_PRIORITY or f == F_TRIES then
+            entry[#entry + 1] = f
+            entry[#entry + 1] = t[i + 1]
+            size = size + #t[i + 1]
+        end
+    end
+    bury(entry, size, cap, max_bytes)
 end

@@ -12,23 +12,30 @@
 --      delivery as a try.  (entry, try) is the fencing token finish.lua checks.
 --
 -- ARGV[1] consumer   ARGV[2] count   ARGV[3] now_ms   ARGV[4] move_limit
--- ARGV[5] reclaim_ms (0 = do not reclaim)   ARGV[6] S, the number of priorities
--- ARGV[7 .. 6+S] priority names, highest first
--- ARGV[7+S .. 6+2S] reclaim cursor per stream ('-' = from the start)
+-- ARGV[5] reclaim_ms (0 = do not reclaim)   ARGV[6] dead-letter cap (entries)
+-- ARGV[7] dead-letter cap (bytes)   ARGV[8] S, the number of priorities
+-- ARGV[9 .. 8+S] priority names, highest first
+-- ARGV[9+S .. 8+2S] reclaim cursor per stream ('-' = from the start)
 -- Returns {entries, next_due_ms, last_ids, cursors}
 --   entries: flat array of 10-tuples: priority index, entry id, task id, args, fn,
 --            enqueue_ms, signature ('' unsigned), try, abort (0/1), ttl_ms
 --   next_due_ms: due time of the earliest scheduled task, or -1
---   last_ids: when nothing was taken, the ids after which a blocking XREAD of the
---            S streams and the wake stream (in that order) waits for something new
+--   last_ids: when nothing was taken and the group has delivered every entry, the
+--            ids after which a blocking XREAD of the S streams and the wake stream
+--            (in that order) waits for something new; empty when the caller should
+--            fetch again at once (stale entries filled this call's reading budget)
 --   cursors: the reclaim cursor per stream for the next call
 local consumer = ARGV[1]
 local count, now = tonumber(ARGV[2]), tonumber(ARGV[3])
 local move_limit, reclaim_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
-local s = tonumber(ARGV[6])
+local dead_cap, dead_bytes = tonumber(ARGV[6]), tonumber(ARGV[7])
+local s = tonumber(ARGV[8])
+-- stale entries (of aborted or finished tasks) read per stream and call at most:
+-- they are dropped as they are met, and a long run of them must not block Redis
+local stale_budget = 1000
 local names, streams = {}, {}
 for i = 1, s do
-    names[i] = ARGV[6 + i]
+    names[i] = ARGV[8 + i]
     streams[i] = stream_key(names[i])
 end
 
@@ -49,8 +56,8 @@ local function take(index, entry, fields)
     local id = fields and fields[1] == 'i' and fields[2]
     if not id then
         -- not written by relayq: keep it for a person to look at, never run it
-        redis.call('XADD', DEAD, '*', 'id', '', 'reason', 'malformed stream entry ' .. entry,
-            'at', now, 'bytes', 0)
+        local reason = 'malformed stream entry ' .. entry
+        bury({'id', '', 'reason', reason, 'at', now}, #reason, dead_cap, dead_bytes)
         ack(stream, entry)
         return
     end
@@ -81,7 +88,7 @@ end
 
 local cursors = {}
 for index = 1, s do
-    local cursor = ARGV[6 + s + index]
+    local cursor = ARGV[8 + s + index]
     if reclaim_ms > 0 and taken < count then
         local start = cursor == '-' and '-' or '(' .. cursor
         local want = count - taken
@@ -104,15 +111,26 @@ for index = 1, s do
     cursors[index] = cursor
 end
 
+-- read until `count` are taken or a stream has nothing more: entries that turn out
+-- stale take no room, so a read that met only stale ones reads on
+local exhausted = true
 for index = 1, s do
-    if taken >= count then
-        break
-    end
-    local read = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count - taken,
-        'STREAMS', streams[index], '>')
-    if read then
-        for _, e in ipairs(read[1][2]) do
+    local read_so_far = 0
+    while taken < count do
+        local want = count - taken
+        local read = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', want,
+            'STREAMS', streams[index], '>')
+        local got = read and read[1][2] or {}
+        for _, e in ipairs(got) do
             take(index, e[1], e[2])
+        end
+        if #got < want then
+            break
+        end
+        read_so_far = read_so_far + #got
+        if read_so_far >= stale_budget then
+            exhausted = false
+            break
         end
     end
 end
@@ -127,7 +145,7 @@ local function last_id(key)
     local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
     return last[1] and last[1][1] or '0-0'
 end
-if taken == 0 then
+if taken == 0 and exhausted then
     for index = 1, s do
         last_ids[index] = last_id(streams[index])
     end

@@ -15,24 +15,24 @@ from typing_extensions import ParamSpec, Self, Unpack
 
 from .. import _codec
 from .._aio import Backoff, GroupCommit, Supervisor
-from .._envelope import DEFAULT_TTL_MS, NewTask, encode_args, new_task_id
+from .._envelope import DEFAULT_TTL_MS, NewTask, new_task_id
 from .._keys import Keys
 from .._models import TaskInfo, TaskOutcome, TaskStatus
 from .._outcome import decode_outcome
 from .._redis import connect, is_unavailable, translate_errors
 from .._scripts import ENQUEUE_CHUNK, Scripts, WatchReply
 from .._signing import Signer
-from .._time import now_ms, seconds
-from ..errors import NotConnected, PayloadTooLarge, RedisUnavailable
-from ._config import DEFAULT_MAX_PAYLOAD_BYTES, ClientConfig, ClientOptions
+from .._time import seconds
+from ..errors import NotConnected, RedisUnavailable
+from ._config import ClientConfig, ClientOptions
 from ._control import abort_task, reschedule_task, task_status
 from ._listener import ResultListener
-from ._request import TaskRequest
+from ._request import TaskRequest, new_task
 from ._result import TaskResult, send_all
 from ._taskref import TaskRef
 from ._waiting import Wait
 
-__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "Client"]
+__all__ = ["Client"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -295,37 +295,6 @@ class Client:
         """
         return self.config.priorities.resolve(name)
 
-    def _new_task(self, request: TaskRequest, route: str) -> NewTask:
-        config = self.config
-        fn_name, task_id = request.fn_name, request.task_id
-        args = encode_args(config.serializer, fn_name, request.args, request.kwargs)
-        if len(args) > config.max_payload_bytes:
-            raise PayloadTooLarge(
-                f"task {fn_name!r} encodes to {len(args)} bytes, over the max_payload_bytes "
-                f"limit of {config.max_payload_bytes}; pass a reference (a URL, a key) "
-                "instead of the data, or raise the limit"
-            )
-        at = now_ms()
-        signature = b""
-        if config.signer is not None:
-            expires = 0
-            if config.signing_ttl_ms:
-                expires = max(at, request.due_ms) + config.signing_ttl_ms
-            signature = config.signer.sign_task(task_id, fn_name, at, args, expires)
-        priority = request.priority or config.priorities.default
-        return NewTask(
-            task_id,
-            args,
-            fn_name,
-            at,
-            signature,
-            request.due_ms,
-            priority,
-            request.ttl_ms,
-            route,
-            not request.shared,
-        )
-
     async def send(self, request: TaskRequest, *, reply: bool) -> None:
         """Send one task; with ``reply`` its outcome is routed to this client's inbox.
 
@@ -333,7 +302,7 @@ class Client:
         """
         if self._sends is None:
             raise self._not_connected()
-        task = self._new_task(request, self.client_id if reply else "")
+        task = new_task(self.config, request, self.client_id if reply else "")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._sends.submit((task, fut))
         await fut
@@ -352,7 +321,7 @@ class Client:
 
     async def send_many(self, requests: Sequence[TaskRequest]) -> None:
         """Send many tasks in one round trip; all are encoded before any is sent."""
-        tasks = [self._new_task(request, "") for request in requests]
+        tasks = [new_task(self.config, request, "") for request in requests]
         await self.scripts.enqueue(tasks)
 
     def wait(self, task_id: str, timeout: float | None) -> Wait:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
@@ -12,6 +11,7 @@ from typing_extensions import TypedDict
 
 from .. import _codec
 from .._keys import Keys
+from .._options import check_option_names
 from .._priorities import Priorities
 from .._redact import redact_url
 from .._redis import resolve_url
@@ -19,7 +19,7 @@ from .._signing import Signer
 from .._time import seconds
 from ..errors import ConfigurationError
 
-__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "ClientConfig", "ClientOptions", "check_option_names"]
+__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "ClientConfig", "ClientOptions"]
 
 #: Encoded task payloads (and results) larger than this are refused (Redis holds
 #: every queued payload in memory; a 50 MB argument is almost always a bug).
@@ -50,15 +50,6 @@ class ClientOptions(TypedDict, total=False):
     signing_ttl: timedelta | float | None
     priorities: Sequence[str]
     default_priority: str | None
-
-
-def check_option_names(given: Collection[str], known: Collection[str], what: str) -> None:
-    """Raise a :class:`ConfigurationError` naming each unknown keyword option."""
-    for name in given:
-        if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigurationError(f"{what} got an unknown option {name!r}{hint}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,12 @@ import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .._envelope import DEFAULT_TTL_MS
+from .._envelope import DEFAULT_TTL_MS, NewTask, encode_args
+from .._time import now_ms
+from ..errors import PayloadTooLarge
+from ._config import ClientConfig
 
-__all__ = ["TaskRequest", "unique_task_id"]
+__all__ = ["TaskRequest", "new_task", "unique_task_id"]
 
 
 class TaskRequest(NamedTuple):
@@ -68,3 +71,39 @@ def unique_task_id(
     data = encoded.encode() if isinstance(encoded, str) else encoded
     digest = hashlib.blake2b(name.encode() + b"\0" + data, digest_size=16).hexdigest()
     return f"u:{name}:{digest}"
+
+
+def new_task(config: ClientConfig, request: TaskRequest, route: str) -> NewTask:
+    """Encode, check and sign a request: the task ``enqueue.lua`` creates.
+
+    :param route: the client id whose inbox gets the outcome ('' for none).
+    :raises SerializationError: an argument cannot be serialized.
+    :raises PayloadTooLarge: the arguments encode larger than ``max_payload_bytes``.
+    """
+    fn_name, task_id = request.fn_name, request.task_id
+    args = encode_args(config.serializer, fn_name, request.args, request.kwargs)
+    if len(args) > config.max_payload_bytes:
+        raise PayloadTooLarge(
+            f"task {fn_name!r} encodes to {len(args)} bytes, over the max_payload_bytes "
+            f"limit of {config.max_payload_bytes}; pass a reference (a URL, a key) "
+            "instead of the data, or raise the limit"
+        )
+    at = now_ms()
+    signature = b""
+    if config.signer is not None:
+        expires = 0
+        if config.signing_ttl_ms:
+            expires = max(at, request.due_ms) + config.signing_ttl_ms
+        signature = config.signer.sign_task(task_id, fn_name, at, args, expires)
+    return NewTask(
+        task_id,
+        args,
+        fn_name,
+        at,
+        signature,
+        request.due_ms,
+        request.priority or config.priorities.default,
+        request.ttl_ms,
+        route,
+        not request.shared,
+    )

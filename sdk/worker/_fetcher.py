@@ -121,6 +121,8 @@ class Fetcher:
             if fetched.deliveries:
                 dispatcher.take(fetched.deliveries)
                 continue
+            if not fetched.last_ids:
+                continue  # stale entries used up the call: there may be more to read
             if self._burst:
                 if not dispatcher.held and not 0 <= fetched.next_due_ms <= now_ms():
                     return

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
 from typing import Any, Final
 
+from .._options import check_option_names
 from .._time import seconds
-from ..client._config import ClientOptions, check_option_names
+from ..client import ClientOptions
 from ..errors import ConfigurationError
 from ._delivery import LeaseConfig
 

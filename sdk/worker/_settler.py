@@ -20,15 +20,11 @@ from .._scripts import Scripts
 from .._time import now_ms
 from ._settlement import Settlement, finish_row
 
-__all__ = ["DEAD_LETTER_CAP", "DEAD_LETTER_MAX_BYTES", "Settler"]
+__all__ = ["Settler"]
 
 logger = logging.getLogger("relayq.worker")
 
 _MAX_BATCH: Final = 500
-#: Entries kept in the dead-letter stream at most (oldest are dropped first).
-DEAD_LETTER_CAP: Final = 10_000
-#: Bytes of task data the dead-letter stream keeps at most (oldest dropped first).
-DEAD_LETTER_MAX_BYTES: Final = 64 * 1024 * 1024
 
 
 class Settler:
@@ -61,10 +57,7 @@ class Settler:
         while True:
             try:
                 applied = await self._scripts.finish(
-                    [finish_row(s) for s in batch],
-                    now_ms=now_ms(),
-                    dead_cap=DEAD_LETTER_CAP,
-                    dead_max_bytes=DEAD_LETTER_MAX_BYTES,
+                    [finish_row(s) for s in batch], now_ms=now_ms()
                 )
                 break
             except Exception as exc:

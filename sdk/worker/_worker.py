@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta, tzinfo
 from types import MappingProxyType, TracebackType
@@ -16,18 +14,15 @@ from redis.asyncio import Redis
 from typing_extensions import Self, Unpack
 
 from .._aio import Supervisor
-from .._redis import eviction_risk, require_supported_server
 from ..client import Client, TaskResult
 from ..errors import ConfigurationError, RelayqError
 from ._calling import Caller
-from ._consumer import Consumer
 from ._context import Middleware, WrappedContext
 from ._delivery import LeaseConfig
-from ._executor import Executor
-from ._health import HealthReporter
 from ._local import call_locally
 from ._options import WorkerConfig, WorkerOptions
-from ._scheduler import CronJob, CronScheduler, validate_crontab
+from ._runner import WorkerRun, check_server, install_signals, thread_pool
+from ._scheduler import CronJob, validate_crontab
 from ._task import DEFAULT_TTL, CronDecorator, Task, TaskDecorator, TaskOptions
 
 __all__ = ["Worker"]
@@ -100,11 +95,10 @@ class Worker(Generic[Deps]):
         self._middleware: list[Middleware[Any]] = list(middleware)
         self._tasks: dict[str, Task[Any, Any]] = {}
         self._crons: dict[str, CronJob] = {}
-        self._scheduler: CronScheduler | None = None
         self._deps: Any = None
         self._has_deps = False
-        self._consumer: Consumer | None = None
-        self._stop_requested = False
+        self._run: WorkerRun | None = None
+        self._stop_early = False
         #: Set once :meth:`run` is consuming; cleared when it returns.
         self.ready = asyncio.Event()
 
@@ -213,8 +207,8 @@ class Worker(Generic[Deps]):
             task: Task[Any, Any] = self._new_task(name or fn.__name__, fn, options)
             self._add(task)
             self._crons[task.name] = CronJob(task.name, task, crontab, tz or self.tz)
-            if self._scheduler is not None:
-                self._scheduler.changed()
+            if self._run is not None:
+                self._run.jobs_changed()
             return task
 
         return CronDecorator(register)
@@ -250,8 +244,8 @@ class Worker(Generic[Deps]):
         """
         if self._crons.pop(name, None) is None:
             raise ConfigurationError(f"no cron job named {name!r}")
-        if self._scheduler is not None:
-            self._scheduler.changed()
+        if self._run is not None:
+            self._run.jobs_changed()
 
     @property
     def crons(self) -> Mapping[str, CronJob]:
@@ -309,82 +303,35 @@ class Worker(Generic[Deps]):
         :param handle_signals: install SIGTERM/SIGINT handlers (main thread only).
         :raises RelayqError: a background loop of the worker crashed (it stopped).
         """
-        if self._consumer is not None:
+        if self._run is not None:
             raise RelayqError(f"{self!r} is already running")
         if not self._tasks:
             logger.warning("worker %s has no registered tasks", self.id)
-        self._stop_requested = False
+        threads = thread_pool(self.config)
+        run = self._run = WorkerRun(
+            client=self.client,
+            config=self.config,
+            tasks=self._tasks,
+            crons=self._crons,
+            caller=Caller(self._middleware, self._task_lifespan, threads),
+            burst=burst,
+        )
+        if self._stop_early:
+            run.stop()
         loop = asyncio.get_running_loop()
-        signals = self._install_signals(loop) if handle_signals else ()
-        threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"relayq-{self.id}")
-        supervisor = Supervisor(f"worker {self.id}", on_failure=lambda _name, _exc: self.stop())
+        signals = install_signals(loop, run.stop, run.force) if handle_signals else ()
         try:
             async with self:
-                # before the user's lifespan: a server relayq cannot use fails fast
-                await require_supported_server(self.redis)
-                await self.client.scripts.require_permissions("worker", "")
-                risk = await eviction_risk(self.redis)
-                if risk:
-                    logger.warning(risk)
+                await check_server(self.client)
                 async with self._lifespan() as deps:
-                    await self._consume(deps, threads, supervisor, burst)
+                    await run.consume(deps, self.ready.set)
         finally:
-            self._consumer = None
+            self._run = None
+            self._stop_early = False
             self.ready.clear()
             for sig in signals:
                 loop.remove_signal_handler(sig)
             threads.shutdown(wait=False, cancel_futures=True)
-        if supervisor.failure is not None:
-            raise RelayqError(
-                f"worker {self.id} stopped: a background loop crashed: {supervisor.failure!r}"
-            ) from supervisor.failure
-
-    async def _consume(
-        self, deps: Any, threads: ThreadPoolExecutor, supervisor: Supervisor, burst: bool
-    ) -> None:
-        client = self.client
-        executor = Executor(
-            tasks=self._tasks,
-            caller=Caller(self._middleware, self._task_lifespan, threads),
-            deps=deps,
-            redis=self.redis,
-            worker_id=self.id,
-            queue_name=self.queue_name,
-            serializer=client.serializer,
-            deserializer=client.deserializer,
-            signer=client.signer,
-            max_result_bytes=client.config.max_payload_bytes,
-        )
-        consumer = self._consumer = Consumer(
-            client=client, config=self.config, executor=executor, supervisor=supervisor, burst=burst
-        )
-        if self._stop_requested:
-            consumer.stop()
-        logger.info(
-            "worker %s consuming %r (concurrency %d, tasks: %s)",
-            self.id,
-            self.queue_name,
-            self.concurrency,
-            ", ".join(sorted(self._tasks)) or "none",
-        )
-        self._scheduler = CronScheduler(client, self._crons)
-        health = HealthReporter(client, self.id, consumer, self.health_check_interval)
-        supervisor.start("cron scheduler", self._scheduler.run())
-        supervisor.start("health reporter", health.report_forever())
-        try:
-            await consumer.run(self.ready.set)
-        finally:
-            await supervisor.stop()
-            await health.close()
-            self._scheduler = None
-        stats = consumer.stats
-        logger.info(
-            "worker %s stopped: %d done, %d failed, %d retried",
-            self.id,
-            stats.done,
-            stats.failed,
-            stats.retried,
-        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Self]:
@@ -409,28 +356,12 @@ class Worker(Generic[Deps]):
             await runner
 
     def stop(self) -> None:
-        """Ask a running worker to shut down gracefully (safe to call from a task)."""
-        self._stop_requested = True
-        if self._consumer is not None:
-            self._consumer.stop()
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> tuple[int, ...]:
-        signals = (signal.SIGTERM, signal.SIGINT)
-
-        def on_signal(sig: int) -> None:
-            if self._stop_requested and self._consumer is not None:
-                logger.warning("second %s: cancelling running tasks now", signal.Signals(sig).name)
-                self._consumer.force()
-                return
-            logger.info("%s: shutting down gracefully", signal.Signals(sig).name)
-            self.stop()
-
-        try:
-            for sig in signals:
-                loop.add_signal_handler(sig, on_signal, sig)
-        except (ValueError, RuntimeError, NotImplementedError):
-            return ()  # not the main thread, or no signal support on this loop
-        return signals
+        """Ask a running worker to shut down gracefully (safe to call from a task,
+        and while it is still starting)."""
+        if self._run is not None:
+            self._run.stop()
+        else:
+            self._stop_early = True
 
     @asynccontextmanager
     async def _lifespan(self) -> AsyncIterator[Any]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 
 from sdk import Worker, WrappedContext
@@ -83,6 +84,13 @@ async def stall(ctx: WrappedContext[None], block_s: float, hold_s: float) -> str
 @worker.task()
 async def add(ctx: WrappedContext[None], a: int, b: int) -> int:
     return a + b
+
+
+@worker.task()
+async def exits(ctx: WrappedContext[None], code: int) -> None:
+    """Calls sys.exit(code): it must fail this task, not stop the worker."""
+    await ctx.redis.hincrby(NS + ":execs", "exits", 1)
+    sys.exit(code)
 '''
 
 _START_TIMEOUT_S = 20.0
@@ -108,10 +116,15 @@ class ChaosStubs:
         async def add(a: int, b: int) -> int:
             raise NotImplementedError
 
+        @client.stub()
+        async def exits(code: int) -> None:
+            raise NotImplementedError
+
         self.record: TaskRef[[int, float], int] = record
         self.crash: TaskRef[[int], None] = crash
         self.stall: TaskRef[[float, float], str] = stall
         self.add: TaskRef[[int, int], int] = add
+        self.exits: TaskRef[[int], None] = exits
 
 
 class WorkerProcess:

@@ -65,3 +65,31 @@ async def test_task_that_keeps_killing_its_worker_fails_after_max_tries(
     assert error.traceback == ""
     worker.send(signal.SIGTERM)
     assert await worker.wait_exit(10) == 0
+
+
+@pytest.mark.timeout(60)
+async def test_6_sys_exit_in_a_task_fails_that_task_and_the_worker_lives_on(
+    spawn: Spawner, stubs: ChaosStubs, redis: Redis
+) -> None:
+    """Regression (issue 8, case 6): ``sys.exit(0)`` in a task used to end the worker
+    process with status 0, abandoning the task running beside it, and the poison
+    task then took down ``max_tries`` workers in turn."""
+    worker = spawn("w", lease=1.0)
+    await worker.ready()
+    beside = await stubs.record.enqueue(5, 1.0)
+    await wait_until(
+        lambda: _ran(redis, spawn.ns, "5"), timeout=10, what="the task beside it to start"
+    )
+    for code in (0, 3):
+        error = await _fails(stubs.exits.enqueue(code), "SystemExit", str(code))
+        assert error.traceback, "the remote traceback is kept"
+    assert await beside.result(timeout=10) == 10
+    assert int(await redis.hget(spawn.ns + ":execs", "exits") or 0) == 2, "each ran once"
+    assert worker.alive, worker.log()
+    assert await stubs.add.enqueue(2, 2).result(timeout=10) == 4
+    worker.send(signal.SIGTERM)
+    assert await worker.wait_exit(10) == 0
+
+
+async def _ran(redis: Redis, ns: str, key: str) -> bool:
+    return bool(await redis.hget(ns + ":execs", key))

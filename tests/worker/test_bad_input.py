@@ -117,10 +117,12 @@ async def test_foreign_task_hash_fails_that_task_only(
     _register(worker)
     keys = worker.client.keys
     task_id = "foreign-" + keys.queue_name
+    # written while no worker runs: a writer that adds the entry first races the
+    # worker, which drops an entry whose task does not exist (yet)
+    entry = await redis.xadd(keys.stream, {"i": task_id})
+    mapping: Any = {**fields, "x": entry}
+    await redis.hset(keys.task(task_id), mapping=mapping)
     async with worker.running():
-        entry = await redis.xadd(keys.stream, {"i": task_id})
-        mapping: Any = {**fields, "x": entry}
-        await redis.hset(keys.task(task_id), mapping=mapping)
 
         async def stored() -> bool:
             return bool(await redis.exists(keys.result(task_id)))
@@ -169,10 +171,10 @@ async def test_stream_entry_with_binary_task_id_does_not_stop_the_worker(
     _register(worker)
     keys = worker.client.keys
     task_id = b"\xff\xfe-not-utf8"
+    entry = await redis.xadd(keys.stream, {"i": task_id})  # before the worker runs
+    hash_key = keys.task("").encode() + task_id
+    await redis.hset(hash_key, mapping={"p": b"\x00garbage", "f": "add", "x": entry})
     async with worker.running():
-        entry = await redis.xadd(keys.stream, {"i": task_id})
-        hash_key = keys.task("").encode() + task_id
-        await redis.hset(hash_key, mapping={"p": b"\x00garbage", "f": "add", "x": entry})
         await _next_task_succeeds(worker)
         await _assert_drained(redis, worker)
         dead: Any = await redis.xrange(keys.dead)
