@@ -15,17 +15,22 @@ import hashlib
 import math
 import os
 import platform
-import shutil
-import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+# this checkout's sdk, also when relayq is not installed (compare.py runs as a script)
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sdk._redis_server import RedisServer as _Server
+from sdk._redis_server import RedisServerMissing, find_redis_server
 
 __all__ = [
     "MiniRedis",
@@ -114,7 +119,8 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A private, throwaway ``redis-server`` (no persistence), stopped by its PID.
+    """A private, throwaway ``redis-server`` (no persistence): relayq's own launcher
+    (``sdk._redis_server``) with a :class:`MiniRedis` client beside it.
 
     ::
 
@@ -123,46 +129,18 @@ class RedisServer:
     """
 
     def __init__(self, exe: str | None = None, workdir: Path | None = None) -> None:
-        self.exe = exe or shutil.which("redis-server") or "redis-server"
-        if shutil.which(self.exe) is None and not Path(self.exe).exists():
-            raise SystemExit(
-                "redis-server not found; install it (Debian/Ubuntu: "
-                "apt-get install -y redis-server) or pass its path"
-            )
+        try:
+            binary = find_redis_server(exe)
+        except RedisServerMissing as exc:
+            raise SystemExit(f"{exc} (or pass its path)") from None
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="relayq-bench-")
         self.workdir = workdir or Path(self._tmp.name if self._tmp else ".")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.log = self.workdir / "redis-server.log"
-        options = {
-            "port": str(self.port),
-            "bind": "127.0.0.1",
-            "save": "",
-            "appendonly": "no",
-            "daemonize": "no",
-            "dir": str(self.workdir),
-            "logfile": str(self.log),
-        }
-        self.proc = subprocess.Popen(
-            [self.exe, *(x for k, v in options.items() for x in (f"--{k}", v))],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client = MiniRedis(self.port)
-                if client.cmd("PING") == "PONG":
-                    self.client = client
-                    break
-                client.close()
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server did not start; see {self.log}")
-            time.sleep(0.05)
+        self.server = _Server(binary, self.workdir)
+        self.server.start()
+        self.port = self.server.port
+        self.log = self.server.log
+        self.client = MiniRedis(self.port)
         self.version: str = self.client.info("server")["redis_version"]
 
     @property
@@ -173,13 +151,7 @@ class RedisServer:
         client = getattr(self, "client", None)
         if client is not None:
             client.close()
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        self.server.stop(graceful=True)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -130,10 +130,27 @@ def translate_errors() -> Iterator[None]:
             f"the Redis user lacks a permission relayq needs ({redact_text(str(exc))}); "
             f"see {ACL_DOCS} for the rules a worker and a client need"
         ) from exc
+    except rexc.ResponseError as exc:
+        if not _refused_inside_a_script(exc):
+            raise RedisCommandError(f"Redis refused a command: {redact_text(str(exc))}") from exc
+        raise ConfigurationError(
+            f"the Redis user lacks a permission relayq needs ({redact_text(str(exc))}); "
+            f"see {ACL_DOCS} for the rules a worker and a client need"
+        ) from exc
     except _UNAVAILABLE as exc:
         raise RedisUnavailable(f"Redis is unavailable: {redact_text(str(exc))}") from exc
     except rexc.RedisError as exc:
         raise RedisCommandError(f"Redis refused a command: {redact_text(str(exc))}") from exc
+
+
+# how Redis words an ACL refusal of a command run by a script (6.2/7.0, then 7.2+):
+# a plain error reply, not NOPERM, so redis-py does not raise NoPermissionError
+_SCRIPT_REFUSALS: Final = ("user executing the script can't run", "acl failure in script")
+
+
+def _refused_inside_a_script(exc: rexc.ResponseError) -> bool:
+    text = str(exc).lower()
+    return any(wording in text for wording in _SCRIPT_REFUSALS)
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -148,7 +165,7 @@ async def command(redis: Redis, *args: Any) -> Any:
     return await redis.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
-#: Oldest Redis relayq runs on (XAUTOCLAIM and ZRANGE ... BYSCORE are 6.2).
+#: Oldest Redis relayq runs on (XPENDING ... IDLE and ZRANGE ... BYSCORE are 6.2).
 MIN_REDIS_VERSION: Final = (6, 2)
 
 
@@ -157,13 +174,15 @@ async def require_supported_server(redis: Redis) -> None:
 
     :raises RedisCommandError: the server is older than :data:`MIN_REDIS_VERSION`.
     """
-    info = await redis.info("server")
+    with translate_errors():
+        info = await redis.info("server")
     version = str(info.get("redis_version", "0"))
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if parts < MIN_REDIS_VERSION:
         need = ".".join(map(str, MIN_REDIS_VERSION))
         raise RedisCommandError(
-            f"relayq needs Redis >= {need} (XAUTOCLAIM, ZRANGE BYSCORE); this server is {version}"
+            f"relayq needs Redis >= {need} (XPENDING IDLE, ZRANGE BYSCORE); "
+            f"this server is {version}"
         )
 
 

@@ -35,7 +35,7 @@ from ._loader import (
     STATUS,
     WATCH,
 )
-from ._redis import ACL_DOCS, command, translate_errors
+from ._redis import command, translate_errors
 from .errors import ConfigurationError
 
 __all__ = [
@@ -346,43 +346,3 @@ class Scripts:
     async def recover(self, consumer: str, limit: int, priorities: Sequence[str]) -> int:
         """Hand back what an earlier process under ``consumer`` left pending (``recover.lua``)."""
         return int(await RECOVER.run(self._redis, self._base, (consumer, limit, *priorities)))
-
-    # -- checks at connect -------------------------------------------------------------
-
-    async def require_permissions(self, role: str, user_hint: str) -> None:
-        """Raise a clear error when this Redis user may not do what ``role`` needs.
-
-        :raises ConfigurationError: naming each refused command, or the missing key or
-            channel pattern, and where the ACL rules are documented.
-        """
-        refused = await self.probe(role)
-        if not refused:
-            return
-        base = self.keys.base
-        commands: set[str] = set()
-        lacks_keys = lacks_channels = False
-        for name, message in refused:
-            # Redis names the command in a command refusal (and the user, on 7.2+:
-            # checked first so a user name cannot read as a key or a channel)
-            text = message.lower()
-            if "to run the '" in text or "run this command" in text:
-                commands.add(name)
-            elif "channel" in text:
-                lacks_channels = True
-            elif "key" in text:
-                lacks_keys = True
-            else:
-                commands.add(name)
-        missing = []
-        if commands:
-            missing.append(f"the command(s) {', '.join(sorted(commands))}")
-        if lacks_keys:
-            missing.append(f"the key pattern ~{base}*")
-        if lacks_channels:
-            missing.append(f"the channel pattern &{base}*")
-        detail = "; ".join(sorted({message for _, message in refused}))
-        raise ConfigurationError(
-            f"the Redis user{user_hint} may not run what a relayq {role} needs on queue "
-            f"{self.keys.queue_name!r}: it lacks {' and '.join(missing)} (Redis said: {detail}). "
-            f"A relayq {role} needs the keys ~{base}* and the channels &{base}*; see {ACL_DOCS}"
-        )

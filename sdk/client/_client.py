@@ -19,6 +19,7 @@ from .._envelope import DEFAULT_TTL_MS, NewTask, new_task_id
 from .._keys import Keys
 from .._models import TaskInfo, TaskOutcome, TaskStatus
 from .._outcome import decode_outcome
+from .._permissions import require_permissions
 from .._redis import connect, is_unavailable, translate_errors
 from .._scripts import ENQUEUE_CHUNK, Scripts, WatchReply
 from .._signing import Signer
@@ -163,7 +164,7 @@ class Client:
             try:
                 with translate_errors():
                     await redis.ping()
-                await scripts.require_permissions("client", "")
+                await require_permissions(scripts, "client")
             except RedisUnavailable as exc:
                 raise RedisUnavailable(
                     f"cannot connect to Redis at {self.safe_url}: {exc}"

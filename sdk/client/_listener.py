@@ -331,7 +331,7 @@ class ResultListener:
                 continue
             error = ConfigurationError(
                 f"the Redis user may not subscribe to {channel} ({redact_text(str(exc))}); "
-                f"relayq needs the channels {channel.rsplit(':', 2)[0]}:*, see {ACL_DOCS}"
+                f"relayq needs the channels &{channel.rsplit(':', 2)[0]}:*, see {ACL_DOCS}"
             )
             for waiter in entry.all_waiters():
                 waiter.error = error

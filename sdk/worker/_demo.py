@@ -14,93 +14,30 @@ import asyncio
 import importlib
 import logging
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final
+from typing import Any
 
 import click
 
 from .._redact import redact_url
+from .._redis import require_supported_server
+from .._redis_server import INSTALL_REDIS, RedisServerMissing, throwaway
 from ..errors import RelayqError, TaskFailed
 from ._logging import setup_logging
 from ._task import Task
 from ._worker import Worker
 
-__all__ = ["DemoError", "run_demo", "throwaway_redis"]
-
-INSTALL_REDIS: Final = "sudo apt-get install -y redis-server"
-MIN_REDIS: Final = (6, 2)
-_START_TIMEOUT_S: Final = 10.0
+__all__ = ["DemoError", "run_demo"]
 
 
 class DemoError(Exception):
     """Something the demo needs is missing; the message says what to do."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _start_redis(binary: str, directory: str) -> tuple[subprocess.Popen[bytes], int]:
-    log = Path(directory, "redis.log")
-    for _attempt in range(3):  # the free port can be taken between probing and binding
-        port = _free_port()
-        cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-        cmd += ["no", "--daemonize", "no", "--dir", directory, "--logfile", str(log)]
-        # its own session: a Ctrl-C must not kill Redis before the worker has stopped
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _ping(port):
-                return proc, port
-            time.sleep(0.01)
-        _kill(proc)
-    tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-    raise DemoError(f"redis-server did not start:\n{tail}")
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-
-
-@contextmanager
-def throwaway_redis(binary: str) -> Iterator[str]:
-    """Run ``redis-server`` on a free loopback port without persistence; yield its URL.
-
-    The server and its temporary directory are gone when the block exits.
-    """
-    directory = tempfile.mkdtemp(prefix="relayq-demo-")
-    try:
-        proc, port = _start_redis(binary, directory)
-        try:
-            yield f"redis://127.0.0.1:{port}"
-        finally:
-            _kill(proc)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextmanager
@@ -186,9 +123,8 @@ async def _session(app: ModuleType, tasks: int, say: Say) -> None:
         _attr(app, name, Task) for name in ("fetch", "add", "crunch", "divide", "noop")
     )
     async with worker:  # check the server before a worker runs scripts it cannot
+        await require_supported_server(worker.redis)
         version = str((await worker.redis.info("server")).get("redis_version", "0"))
-    if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) < MIN_REDIS:
-        raise DemoError(f"relayq needs Redis >= 6.2 (for XAUTOCLAIM); this one is {version}")
     say(f"Redis {version} at {redact_url(worker.client.redis_url)}")
     async with worker.running():
         say(
@@ -229,14 +165,17 @@ def _use_redis(stack: ExitStack, say: Say) -> bool:
     if url:
         say(f"using $REDIS_URL ({redact_url(url)}), queue 'examples'")
         return False
-    binary = shutil.which("redis-server")
-    if binary is None:
+    try:
+        server = stack.enter_context(throwaway("relayq-demo-"))
+    except RedisServerMissing:
         raise DemoError(
             "relayq demo needs redis-server, which is not installed. Install it with:\n"
             f"\n    {INSTALL_REDIS}\n\n"
             "or point the demo at a running Redis: REDIS_URL=redis://HOST:6379 relayq demo"
-        )
-    url = stack.enter_context(throwaway_redis(binary))
+        ) from None
+    except RuntimeError as exc:  # it did not start: the message has its log
+        raise DemoError(str(exc)) from None
+    url = server.url
     # the example's Worker reads $REDIS_URL when examples.app is imported
     stack.enter_context(_env("REDIS_URL", url))
     say("started a throwaway redis-server (no persistence; stopped at the end)")

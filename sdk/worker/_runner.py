@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._aio import Supervisor
+from .._permissions import require_permissions
 from .._redis import eviction_risk, require_supported_server
 from ..client import Client
 from ..errors import RelayqError
@@ -39,7 +40,7 @@ async def check_server(client: Client) -> None:
     :raises ConfigurationError: this Redis user may not do what a worker needs.
     """
     await require_supported_server(client.redis)
-    await client.scripts.require_permissions("worker", "")
+    await require_permissions(client.scripts, "worker")
     risk = await eviction_risk(client.redis)
     if risk:
         logger.warning(risk)
