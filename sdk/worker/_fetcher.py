@@ -23,7 +23,7 @@ from .._aio import Backoff, Supervisor
 from .._keys import Keys
 from .._redact import redact_text
 from .._redis import command, is_unavailable
-from .._scripts import Scripts
+from .._scripts import Fetched, Scripts
 from .._time import now_ms
 from ._delivery import Delivery, LeaseConfig
 from ._dispatch import Dispatcher
@@ -96,40 +96,49 @@ class Fetcher:
                 await dispatcher.wait_for_room()
                 continue
             now = time.monotonic()
-            reclaim_ms = 0
-            if now >= next_reclaim:
+            reclaim = now >= next_reclaim
+            if reclaim:
                 next_reclaim = now + self._lease.reclaim_s
-                reclaim_ms = int(self._lease.lease_s * 1000)
             try:
-                fetched = await self._scripts.fetch(
-                    Delivery,
-                    consumer=self._consumer,
-                    count=room,
-                    now_ms=now_ms(),
-                    move_limit=_MOVE_LIMIT,
-                    reclaim_ms=reclaim_ms,
-                    priorities=self._priorities,
-                    cursors=self._cursors,
-                )
+                fetched = await self._fetch(room, reclaim)
             except Exception as exc:
                 await self._recover(exc, backoff)
                 next_reclaim = 0.0
                 continue
             if backoff.recovered():
                 logger.warning("Redis is back; fetching again")
-            self._cursors = fetched.cursors
             if fetched.deliveries:
                 dispatcher.take(fetched.deliveries)
-                continue
-            if not fetched.last_ids:
+            elif not fetched.last_ids:
                 continue  # stale entries used up the call: there may be more to read
-            if self._burst:
-                if not dispatcher.held and not 0 <= fetched.next_due_ms <= now_ms():
+            elif self._burst:
+                if not await self._burst_goes_on(fetched.next_due_ms):
                     return
-                if dispatcher.held:
-                    await dispatcher.wait_for_room()
-                continue
-            await self._wait_for_work(fetched.last_ids, fetched.next_due_ms, next_reclaim)
+            else:
+                await self._wait_for_work(fetched.last_ids, fetched.next_due_ms, next_reclaim)
+
+    async def _fetch(self, room: int, reclaim: bool) -> Fetched[Delivery]:
+        fetched = await self._scripts.fetch(
+            Delivery,
+            consumer=self._consumer,
+            count=room,
+            now_ms=now_ms(),
+            move_limit=_MOVE_LIMIT,
+            reclaim_ms=int(self._lease.lease_s * 1000) if reclaim else 0,
+            priorities=self._priorities,
+            cursors=self._cursors,
+        )
+        self._cursors = fetched.cursors
+        return fetched
+
+    async def _burst_goes_on(self, next_due_ms: int) -> bool:
+        """In burst mode, with nothing to take: whether to go on (tasks held, or due)."""
+        dispatcher = self._dispatcher
+        if not dispatcher.held and not 0 <= next_due_ms <= now_ms():
+            return False
+        if dispatcher.held:
+            await dispatcher.wait_for_room()
+        return True
 
     async def _recover(self, exc: Exception, backoff: Backoff) -> None:
         """Handle a failed fetch: recreate a vanished group, or back off."""
