@@ -15,12 +15,16 @@ from sdk.errors import ConfigurationError
 from tests.conftest import WorkerFactory
 from tests.helpers import client_list, wait_until
 
-# a due task must start within this long after its due time
-PROMPTNESS_S = 0.2
+# a due task must start within this long after its due time: on an idle machine it
+# is a few ms (a worker blocks on the wake stream until the due time); the bound
+# leaves room for a loaded 2-core CI machine
+PROMPTNESS_S = 0.5
+# what a call (a send, a status read) may take on such a machine
+CALL_S = 1.0
 
 
 async def test_delayed_tasks_run_on_time(worker: Worker[None]) -> None:
-    """Never before the due time, and within 200 ms after it."""
+    """Never before the due time, and within PROMPTNESS_S after it."""
     started_at: dict[int, float] = {}
 
     @worker.task()
@@ -59,7 +63,8 @@ async def test_status_is_scheduled_until_due(worker: Worker[None]) -> None:
         assert info is not None
         assert info.status == TaskStatus.SCHEDULED and info.tries == 0
         assert info.scheduled_time is not None and info.worker_id is None
-        assert 0.39 <= info.scheduled_time.timestamp() - before <= 0.45
+        # due 400 ms after the send, which began at `before`
+        assert 0.399 <= info.scheduled_time.timestamp() - before <= 0.4 + CALL_S
         while time.time() < info.scheduled_time.timestamp() - 0.05:
             assert await handle.status() == TaskStatus.SCHEDULED
             await asyncio.sleep(0.05)
@@ -127,9 +132,9 @@ async def test_reschedule_and_unschedule_by_id(
         assert await other.reschedule(delay=0.2)
         info = await moved.info()
         assert info is not None and info.scheduled_time is not None
-        assert 0.15 <= info.scheduled_time.timestamp() - before <= 0.3
+        assert 0.199 <= info.scheduled_time.timestamp() - before <= 0.2 + CALL_S
         assert await moved.result(timeout=5) == "moved"
-        assert time.time() - before < 0.2 + PROMPTNESS_S + 0.1
+        assert time.time() - before < 0.2 + PROMPTNESS_S + CALL_S
         assert not await other.reschedule(delay=1)  # done: not scheduled any more
 
         # unschedule from a separate client that knows only the id
