@@ -1,5 +1,4 @@
-"""Periodic health: one log line and one expiring record in Redis per worker, and
-the removal of consumer-group members that dead workers left behind."""
+"""Periodic health: one log line and one expiring record in Redis per worker."""
 
 from __future__ import annotations
 
@@ -50,23 +49,20 @@ class HealthReporter:
         self._started = time.time()
 
     async def report_forever(self) -> None:
-        """Report, and prune dead workers' group members, every interval until cancelled."""
+        """Report every interval until cancelled."""
         while True:
             try:
                 await self.report()
-                await self._consumer.housekeeping.prune(own=False)
             except Exception as exc:
                 logger.warning("health check failed: %s", redact_text(str(exc)))
             await asyncio.sleep(self._interval)
 
     async def close(self) -> None:
-        """At exit: a stopped worker is no longer listed, and leaves no member behind
-        in the consumer groups if it holds nothing."""
+        """At exit: a stopped worker is no longer listed."""
         try:
             await self._client.redis.delete(self._client.keys.worker(self._worker_id))
-            await self._consumer.housekeeping.prune(own=True)
         except Exception as exc:
-            logger.debug("could not clean up after the worker: %s", exc)
+            logger.debug("could not remove the health record: %s", exc)
 
     async def snapshot(self) -> dict[str, Any]:
         """Gather the current health record."""

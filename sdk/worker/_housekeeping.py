@@ -3,6 +3,7 @@ process under the same name left, and removing members that dead workers left.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Final
@@ -11,6 +12,7 @@ from redis import exceptions as rexc
 from redis.asyncio import Redis
 
 from .._keys import GROUP, Keys
+from .._redact import redact_text
 from .._redis import command, translate_errors
 from .._scripts import Scripts
 
@@ -71,3 +73,20 @@ class Housekeeping:
         if removed and not own:
             logger.info("removed %d consumer(s) that dead workers left in the group", removed)
         return removed
+
+    async def prune_forever(self, interval: float) -> None:
+        """Prune dead workers' members every ``interval`` seconds until cancelled."""
+        while True:
+            try:
+                await self.prune(own=False)
+            except Exception as exc:
+                logger.warning("pruning the consumer group failed: %s", redact_text(str(exc)))
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        """At exit: leave no member behind in the consumer groups if this worker
+        holds nothing."""
+        try:
+            await self.prune(own=True)
+        except Exception as exc:
+            logger.debug("could not leave the consumer group: %s", exc)

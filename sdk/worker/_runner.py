@@ -133,11 +133,15 @@ class WorkerRun:
         health = HealthReporter(client, config.worker_id, consumer, config.health_interval_s)
         self.supervisor.start("cron scheduler", self._scheduler.run())
         self.supervisor.start("health reporter", health.report_forever())
+        self.supervisor.start(
+            "group pruning", consumer.housekeeping.prune_forever(config.health_interval_s)
+        )
         try:
             await consumer.run(on_ready)
         finally:
             await self.supervisor.stop()
             await health.close()
+            await consumer.housekeeping.close()
             self._scheduler = None
             self._consumer = None
         stats = consumer.stats
