@@ -8,14 +8,16 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, time
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
-from sdk import TaskResult, TaskStatus
+from sdk import ResultTimeout, TaskFailed, TaskResult, TaskStatus
 from sdk._keys import Keys
 
 __all__ = [
     "assert_same",
     "client_list",
+    "fails_with",
     "live_task_ids",
     "task_field",
     "wait_for_status",
@@ -96,3 +98,21 @@ def assert_same(actual: Any, expected: Any) -> None:
     elif isinstance(expected, (datetime, time)):
         assert actual.tzinfo == expected.tzinfo
         assert actual.fold == expected.fold
+
+
+async def fails_with(handle: TaskResult[Any], exc_type: str, message: str) -> TaskFailed:
+    """``handle.result()`` raises a ``TaskFailed`` of remote type ``exc_type`` whose
+    message contains ``message``, within 5 s (a stuck task fails the test)."""
+    try:
+        value = await handle.result(timeout=5)
+    except TaskFailed as exc:
+        error = exc
+    except ResultTimeout:
+        # pytrace=False: a traceback through the unprintable exceptions of some tests
+        # can crash pytest's own report
+        pytest.fail(f"{handle!r}: no outcome within 5 s (the task is stuck)", pytrace=False)
+    else:
+        pytest.fail(f"{handle!r} succeeded with {value!r}", pytrace=False)
+    assert error.exc_type == exc_type, error
+    assert message in error.message, error
+    return error

@@ -6,32 +6,13 @@ a worker survives is in tests/worker/test_bad_input.py.)
 from __future__ import annotations
 
 import signal
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from sdk import ResultTimeout, TaskFailed, TaskResult
 from sdk.client import Client
 from tests.chaos._support import ChaosStubs, Spawner
-from tests.helpers import wait_until
-
-
-async def _fails(handle: TaskResult[Any], exc_type: str, message: str) -> TaskFailed:
-    try:
-        value = await handle.result(timeout=5)
-    except TaskFailed as exc:
-        error = exc
-    except ResultTimeout:
-        # pytrace=False: a traceback through the unprintable exceptions of these tests
-        # can crash pytest's own report
-        pytest.fail(f"{handle!r}: no outcome within 5 s (the task is stuck)", pytrace=False)
-    else:
-        pytest.fail(f"{handle!r} succeeded with {value!r}", pytrace=False)
-    assert error.exc_type == exc_type, error
-    assert message in error.message, error
-    return error
-
+from tests.helpers import fails_with, wait_until
 
 # -- a task that kills its worker ---------------------------------------------------
 
@@ -56,7 +37,7 @@ async def test_task_that_keeps_killing_its_worker_fails_after_max_tries(
         return bool(await redis.exists(client.keys.result(handle.id)))
 
     await wait_until(settled_or_restart, timeout=40, interval=0.05, what="the poison pill to fail")
-    error = await _fails(handle, "MaxTriesExceeded", "max_tries is 2")
+    error = await fails_with(handle, "MaxTriesExceeded", "max_tries is 2")
     assert deaths == 2
     assert int(await redis.hget(spawn.ns + ":execs", "1") or 0) == 2, "ran max_tries times"
     assert worker.alive, worker.log()
@@ -81,7 +62,7 @@ async def test_6_sys_exit_in_a_task_fails_that_task_and_the_worker_lives_on(
         lambda: _ran(redis, spawn.ns, "5"), timeout=10, what="the task beside it to start"
     )
     for code in (0, 3):
-        error = await _fails(stubs.exits.enqueue(code), "SystemExit", str(code))
+        error = await fails_with(stubs.exits.enqueue(code), "SystemExit", str(code))
         assert error.traceback, "the remote traceback is kept"
     assert await beside.result(timeout=10) == 10
     assert int(await redis.hget(spawn.ns + ":execs", "exits") or 0) == 2, "each ran once"

@@ -19,7 +19,7 @@ from sdk import ResultTimeout, TaskFailed, TaskResult, Worker, WrappedContext
 from sdk.client import Client
 from sdk.errors import InvalidSignature
 from tests.conftest import WorkerFactory
-from tests.helpers import live_task_ids, wait_until
+from tests.helpers import fails_with, live_task_ids, wait_until
 
 
 def _register(worker: Worker[None]) -> None:
@@ -46,22 +46,6 @@ async def _dead_letters(redis: Redis, worker: Worker[None]) -> dict[str, dict[st
         record = {k.decode(): v for k, v in fields.items()}
         out[record["id"].decode(errors="replace")] = record
     return out
-
-
-async def _fails(handle: TaskResult[Any], exc_type: str, message: str) -> TaskFailed:
-    try:
-        value = await handle.result(timeout=5)
-    except TaskFailed as exc:
-        error = exc
-    except ResultTimeout:
-        # pytrace=False: a traceback through the unprintable exceptions of these tests
-        # can crash pytest's own report
-        pytest.fail(f"{handle!r}: no outcome within 5 s (the task is stuck)", pytrace=False)
-    else:
-        pytest.fail(f"{handle!r} succeeded with {value!r}", pytrace=False)
-    assert error.exc_type == exc_type, error
-    assert message in error.message, error
-    return error
 
 
 async def _assert_drained(redis: Redis, worker: Worker[None]) -> None:
@@ -189,7 +173,7 @@ async def test_unknown_task_name(worker: Worker[None], redis: Redis) -> None:
     _register(worker)
     async with worker.running():
         handle: TaskResult[Any] = await worker.client.enqueue_unsafe("no_such_task", 1)
-        await _fails(handle, "UnknownTask", "no task named 'no_such_task'")
+        await fails_with(handle, "UnknownTask", "no task named 'no_such_task'")
         dead = await _dead_letters(redis, worker)
         assert dead[handle.id]["reason"].startswith(b"UnknownTask: no task named 'no_such_task'")
         await _next_task_succeeds(worker)
@@ -213,7 +197,7 @@ async def test_arguments_that_do_not_bind(
     _register(worker)
     async with worker.running():
         handle: TaskResult[Any] = await worker.client.enqueue_unsafe(name, *args, **kwargs)
-        await _fails(handle, "InvalidArguments", f"arguments do not fit {name}")
+        await fails_with(handle, "InvalidArguments", f"arguments do not fit {name}")
         outcome = await handle.outcome(timeout=1)
         assert outcome.tries == 1  # not retried: it can never succeed
         dead = await _dead_letters(redis, worker)
@@ -228,7 +212,7 @@ async def test_wrong_argument_types(worker: Worker[None], redis: Redis, name: st
     _register(worker)
     async with worker.running():
         handle: TaskResult[Any] = await worker.client.enqueue_unsafe(name, "x", [1])
-        error = await _fails(handle, "TypeError", "")
+        error = await fails_with(handle, "TypeError", "")
         assert "can only concatenate str" in error.message
         assert handle.id not in await _dead_letters(redis, worker)
         await _next_task_succeeds(worker)
@@ -249,9 +233,11 @@ async def test_unserializable_return_value(worker: Worker[None], redis: Redis) -
         return _Opaque()
 
     async with worker.running():
-        await _fails(opaque.enqueue(), "SerializationError", "cannot serialize the return value")
+        await fails_with(
+            opaque.enqueue(), "SerializationError", "cannot serialize the return value"
+        )
         handle = await opaque.enqueue()
-        await _fails(handle, "SerializationError", "_Opaque")
+        await fails_with(handle, "SerializationError", "_Opaque")
         dead = await _dead_letters(redis, worker)
         assert dead[handle.id]["reason"].startswith(b"SerializationError: cannot serialize")
         await _next_task_succeeds(worker)
@@ -292,7 +278,7 @@ async def test_exception_that_cannot_be_serialized(
 
     task = raise_sync if sync else raise_async
     async with worker.running():
-        error = await _fails(task.enqueue(), exc_class.__qualname__, "")
+        error = await fails_with(task.enqueue(), exc_class.__qualname__, "")
         assert error.message, "some description of the unprintable exception"
         await _next_task_succeeds(worker)
 
@@ -313,7 +299,7 @@ async def test_tampered_signed_payload(make_worker: WorkerFactory, redis: Redis)
         # flip one bit of the last argument byte: still valid msgpack, wrong MAC
         await redis.hset(keys.task(handle.id), "p", payload[:-1] + bytes([payload[-1] ^ 1]))
         async with worker.running():
-            await _fails(handle, "InvalidSignature", "signature does not match")
+            await fails_with(handle, "InvalidSignature", "signature does not match")
             dead = await _dead_letters(redis, worker)
             assert dead[handle.id]["reason"].startswith(b"InvalidSignature: ")
             await _next_task_succeeds(worker)
@@ -326,7 +312,7 @@ async def test_unsigned_payload_is_refused_by_a_signing_worker(
     _register(worker)
     async with worker.running(), Client(redis_url, queue_name) as unsigned:
         handle: TaskResult[Any] = await unsigned.enqueue_unsafe("add", 1, 2)
-        await _fails(handle, "InvalidSignature", "not signed")
+        await fails_with(handle, "InvalidSignature", "not signed")
         assert handle.id in await _dead_letters(redis, worker)
         await _next_task_succeeds(worker)
 
@@ -389,7 +375,7 @@ async def test_base_exception_fails_the_task_not_the_worker(
     async with worker.running():
         other = await beside.enqueue()
         await asyncio.wait_for(beside_started.wait(), 5)
-        error = await _fails(task.enqueue(), exc_class.__qualname__, "")
+        error = await fails_with(task.enqueue(), exc_class.__qualname__, "")
         assert error.traceback, "the remote traceback is kept"
         release.set()
         assert await other.result(timeout=5) == "finished"
