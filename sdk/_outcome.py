@@ -113,27 +113,37 @@ def decode_outcome(
         )
     except Exception as exc:
         raise SerializationError(f"undecodable outcome of task {task_id}: {exc}") from exc
-    value: Any = None
-    error: TaskFailed | None = None
     if kind == KIND_OK:
         try:
             value = deserializer(body)
         except Exception as exc:
             raise SerializationError(f"cannot deserialize the result of {task_id}: {exc}") from exc
+        error: TaskFailed | None = None
     else:
-        error = _ERROR_TYPES.get(kind, TaskFailed)(task_id, body[0], body[1], body[2])
-    return TaskOutcome(
-        task_id=task_id,
-        success=error is None,
-        value=value,
-        error=error,
-        tries=tries,
-        enqueue_time=from_ms(enq),
-        start_time=from_ms(start),
-        finish_time=from_ms(finish),
-        worker_id=worker_id,
-        fn_name=fn_name,
-    )
+        value = None
+        try:
+            exc_type, message, traceback = body
+            error = _ERROR_TYPES.get(kind, TaskFailed)(
+                task_id, str(exc_type), str(message), str(traceback)
+            )
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"malformed failure of task {task_id}: {exc}") from exc
+    try:
+        return TaskOutcome(
+            task_id=task_id,
+            success=error is None,
+            value=value,
+            error=error,
+            tries=int(tries),
+            enqueue_time=from_ms(int(enq)),
+            start_time=from_ms(int(start)),
+            finish_time=from_ms(int(finish)),
+            worker_id=str(worker_id),
+            fn_name=str(fn_name),
+        )
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        # a well-framed message with nonsense in it (written by someone else)
+        raise SerializationError(f"malformed outcome of task {task_id}: {exc}") from exc
 
 
 def decode_inbox_message(message: bytes) -> tuple[str, bytes]:

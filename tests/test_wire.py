@@ -207,7 +207,21 @@ def test_outcome_layout_is_versioned_and_failures_are_only_strings() -> None:
     assert decoded[2] == ["E", "m", "tb"]
 
 
-@pytest.mark.parametrize("raw", [b"", b"\xc1", msgpack.packb([1, 0, b""])])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\xc1",
+        msgpack.packb([1, 0, b""]),
+        msgpack.packb(5),
+        # well framed, wrong shapes inside (found by the fault-injection checker:
+        # they used to escape as TypeError/IndexError)
+        msgpack.packb([1, 1, [1], 1, 0, 0, 0, "w", "f"]),
+        msgpack.packb([1, 1, "x", 1, 0, 0, 0, "w", "f"]),
+        msgpack.packb([1, 0, serialize(1), "x", 0, 0, 0, "w", "f"]),
+        msgpack.packb([1, 0, serialize(1), 1, 2**62, 0, 0, "w", "f"]),
+    ],
+)
 def test_malformed_outcome(raw: bytes) -> None:
     with pytest.raises(SerializationError):
         _outcome.decode_outcome(deserialize, "t", raw)

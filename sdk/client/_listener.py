@@ -314,6 +314,9 @@ class ResultListener:
             # drop the socket without waiting: the reader was its only user
             self._supervisor.spawn(conn.disconnect(), report=False)
         for entry in self._channels.values():
+            # nothing is subscribed any more: a waiter registered from now on must
+            # not believe it is (it would rely on a publish that reaches nobody)
+            entry.state = "new"
             for waiter in entry.all_waiters():
                 if waiter.ready:
                     waiter.ready = False

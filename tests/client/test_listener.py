@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
 from sdk import Client, Worker, WrappedContext
+from sdk._aio import Backoff
 from tests.conftest import RedisServer, WorkerFactory
 from tests.helpers import client_list, live_task_ids, wait_until
 
@@ -95,3 +97,34 @@ async def test_queued_task_survives_a_redis_restart_with_aof(
     assert redis_server.url == redis_url
     async with worker.running():
         assert await handle.result(timeout=5) == "persisted"
+
+
+class _SlowBackoff(Backoff):
+    """Reconnects after a whole second: a window in which callers start waits."""
+
+    async def retry(self) -> None:
+        self.outage = True
+        await asyncio.sleep(1.0)
+
+
+async def test_a_wait_started_while_the_listener_reconnects_still_gets_its_outcome(
+    worker: Worker[None], redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (found by the fault-injection checker): a waiter registered after
+    the listener lost its connection, and before it subscribed again, used to
+    believe the inbox was subscribed; its outcome was published to nobody and it
+    waited until its timeout (forever without one)."""
+
+    @worker.task()
+    async def echo(ctx: WrappedContext[None], x: int) -> int:
+        return x
+
+    monkeypatch.setattr("sdk.client._listener.Backoff", _SlowBackoff)
+    async with worker.running():
+        assert await echo.enqueue(0).result(timeout=5) == 0  # the inbox is subscribed
+        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # type: ignore[no-untyped-call]
+        await asyncio.sleep(0.2)  # the listener noticed, and waits 1 s to reconnect
+        results = await asyncio.wait_for(
+            asyncio.gather(*(echo.enqueue(i).result(timeout=8) for i in range(1, 6))), 10
+        )
+        assert results == [1, 2, 3, 4, 5]
