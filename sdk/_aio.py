@@ -80,16 +80,22 @@ class Supervisor:
         task.add_done_callback(lambda t: self._loop_ended(name, t))
         self._loops.append((name, task))
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, report: bool = True) -> asyncio.Task[T]:
+    def spawn(
+        self, coro: Coroutine[Any, Any, T], *, report: bool = True, track: bool = True
+    ) -> asyncio.Task[T]:
         """Run a short task; it is awaited by whoever holds the returned task, or
         cancelled and awaited by :meth:`stop`.
 
         :param report: log an exception it ends with (``False`` when the holder
             looks at the outcome itself, or it does not matter).
+        :param track: ``False`` for a task its holder always awaits or cancels
+            before :meth:`stop` (a worker's executions: the dispatcher's shutdown
+            does), which saves a callback per task on the hot path.
         """
         task = asyncio.get_running_loop().create_task(coro)
-        self._spawned.add(task)
-        task.add_done_callback(self._reap if report else self._spawned.discard)
+        if track:
+            self._spawned.add(task)
+            task.add_done_callback(self._reap if report else self._spawned.discard)
         return task
 
     def _reap(self, task: asyncio.Task[Any]) -> None:
@@ -177,16 +183,17 @@ class GroupCommit(Generic[T]):
         self._max = max_batch
         self._queue: list[T] = []
         self._busy = 0  # writes in flight, direct and from the loop
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        # plain futures, not Events: a wake-up per batch is on every task's path
+        self._wakeup: asyncio.Future[None] | None = None
+        self._drained: list[asyncio.Future[None]] = []
         supervisor.start(f"{name} writer", self._write_forever())
 
     def add(self, item: T) -> None:
         """Queue an item for the writer loop."""
         self._queue.append(item)
-        self._idle.clear()
-        self._wakeup.set()
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     async def submit(self, item: T) -> None:
         """Write ``item`` now if nothing is being written, else queue it (see :meth:`add`)."""
@@ -197,25 +204,31 @@ class GroupCommit(Generic[T]):
 
     async def drain(self) -> None:
         """Wait until every item added so far has been written."""
-        await self._idle.wait()
+        if self._busy or self._queue:
+            drained = asyncio.get_running_loop().create_future()
+            self._drained.append(drained)
+            await drained
 
     async def _write_batch(self, batch: list[T]) -> None:
         self._busy += 1
-        self._idle.clear()
         try:
             await self._write(batch)
         except Exception:
             logger.exception("relayq: a batched write failed; %d items dropped", len(batch))
         finally:
             self._busy -= 1
-            if not self._busy and not self._queue:
-                self._idle.set()
+            if not self._busy and not self._queue and self._drained:
+                drained, self._drained = self._drained, []
+                for fut in drained:
+                    if not fut.done():
+                        fut.set_result(None)
 
     async def _write_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                self._wakeup = loop.create_future()
+                await self._wakeup
                 continue
             batch = self._queue[: self._max]
             del self._queue[: self._max]

@@ -127,18 +127,30 @@ def lua_prelude() -> str:
 
     Rendered from this module's suffixes, so Lua and Python cannot disagree.
     """
+    # one definition per paragraph: the loader keeps only those a script uses
     return f"""\
 local BASE = KEYS[1]
+
 local GROUP = '{GROUP}'
+
 local DELAYED = BASE .. '{_DELAYED}'
+
 local WAKE = BASE .. '{_WAKE}'
+
 local DEAD = BASE .. '{_DEAD}'
+
 local DEAD_BYTES = BASE .. '{_DEAD_BYTES}'
+
 local CRONS = BASE .. '{_CRONS}'
+
 local CONTROL = BASE .. '{_CONTROL}'
+
 local function task_key(id) return BASE .. '{_TASK}' .. id end
+
 local function result_key(id) return BASE .. '{_RESULT}' .. id end
+
 local function inbox_channel(client) return BASE .. '{_INBOX}' .. client end
+
 local function stream_key(priority)
     if not priority or priority == '' or priority == '{DEFAULT_PRIORITY}' then
         return BASE .. '{_STREAM}'

@@ -11,6 +11,7 @@ translates redis-py errors (:func:`sdk._redis.translate_errors`).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Final
@@ -19,10 +20,11 @@ from redis import exceptions as rexc
 from redis.asyncio import Redis
 
 from . import _envelope, _keys
-from ._redis import command, translate_errors
+from ._redis import command, translate_errors, translated
 
 __all__ = [
     "ABORT",
+    "assemble",
     "ALL",
     "CRON",
     "ENQUEUE",
@@ -40,6 +42,40 @@ __all__ = [
 ]
 
 
+_DEFINITION = re.compile(r"^local (?:function (\w+)|([\w, ]+?)\s*=)", re.MULTILINE)
+_NAME = re.compile(r"\b[A-Za-z_]\w*\b")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def _names(lua: str) -> set[str]:
+    return set(_NAME.findall(_COMMENT.sub("", lua)))
+
+
+def assemble(prelude: str, body: str) -> str:
+    """The prelude's definitions that ``body`` uses (directly or through each other),
+    in their order, then ``body``.
+
+    The prelude is one definition per paragraph. Redis runs a script's whole text
+    on every call, so a local function defined but unused still costs its closure:
+    a script carries only what it needs.
+    """
+    chunks = []
+    for text in re.split(r"\n\s*\n", prelude.strip()):
+        defined = {a or b for a, b in _DEFINITION.findall(text)}
+        defined = {n.strip() for name in defined for n in name.split(",")}
+        chunks.append((defined, _names(text) - defined, text))
+    needed = _names(body)
+    kept = [False] * len(chunks)
+    changed = True
+    while changed:
+        changed = False
+        for i, (defined, used, _text) in enumerate(chunks):
+            if not kept[i] and defined & needed:
+                kept[i] = changed = True
+                needed |= used
+    return "\n\n".join(text for i, (_d, _u, text) in enumerate(chunks) if kept[i]) + "\n" + body
+
+
 class Script:
     """One Lua script with the shared prelude in front, called by SHA.
 
@@ -53,9 +89,8 @@ class Script:
         body = lua.joinpath(f"{name}.lua").read_text()
         prelude = lua.joinpath("_prelude.lua").read_text()
         self.name = name
-        self.source = "\n".join(
-            (_keys.lua_prelude(), _envelope.lua_prelude(), prelude, body)
-        ).encode()
+        shared = "\n\n".join((_keys.lua_prelude(), _envelope.lua_prelude(), prelude))
+        self.source = assemble(shared, body).encode()
         self.sha = hashlib.sha1(self.source).hexdigest()
 
     def __repr__(self) -> str:
@@ -63,11 +98,14 @@ class Script:
 
     async def run(self, redis: Redis, base: str, argv: Sequence[Any]) -> Any:
         """Run the script for the queue at ``base`` and return its raw reply."""
-        with translate_errors():
+        # try/except rather than translate_errors(): this is every task's hot path
+        try:
             try:
                 return await command(redis, "EVALSHA", self.sha, 1, base, *argv)
             except rexc.NoScriptError:
                 return await command(redis, "EVAL", self.source, 1, base, *argv)
+        except rexc.RedisError as exc:
+            raise translated(exc) from exc
 
     async def run_many(self, redis: Redis, base: str, calls: Sequence[Sequence[Any]]) -> list[Any]:
         """Run the script once per ``argv`` of ``calls`` in one pipeline; the replies in order.

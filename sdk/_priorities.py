@@ -65,6 +65,11 @@ class Priorities:
             )
         return name
 
+    @staticmethod
+    def wire_name(name: str) -> str:
+        """How a task's priority is written to Redis: ``""`` for "default"."""
+        return "" if name == DEFAULT_PRIORITY else name
+
     def streams(self, keys: Keys) -> list[str]:
         """The ready streams, highest priority first."""
         return [keys.stream_for(name) for name in self.names]

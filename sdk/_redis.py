@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover
     _hiredis_pack = None  # type: ignore[assignment]
 
 from ._redact import redact_text
-from .errors import ConfigurationError, RedisCommandError, RedisUnavailable
+from .errors import ConfigurationError, RedisCommandError, RedisUnavailable, RelayqError
 
 __all__ = [
     "ACL_DOCS",
@@ -37,6 +37,7 @@ __all__ = [
     "require_supported_server",
     "resolve_url",
     "translate_errors",
+    "translated",
 ]
 
 #: Where the least-privilege ACL rules are documented (named in permission errors).
@@ -114,33 +115,34 @@ def connect(redis_url: str | None) -> Redis:
     )
 
 
+def translated(exc: rexc.RedisError) -> RelayqError:
+    """The relayq error for a redis-py error (raise it ``from exc``):
+    :class:`ConfigurationError` for refused credentials or a missing ACL permission
+    (retrying cannot help), :class:`RedisUnavailable` for a broken connection,
+    :class:`RedisCommandError` for any other refusal. Messages never carry a password.
+    """
+    text = redact_text(str(exc))
+    if isinstance(exc, rexc.AuthenticationError):
+        return ConfigurationError(f"Redis refused the credentials: {text}")
+    if isinstance(exc, rexc.NoPermissionError) or (
+        isinstance(exc, rexc.ResponseError) and _refused_inside_a_script(exc)
+    ):
+        return ConfigurationError(
+            f"the Redis user lacks a permission relayq needs ({text}); "
+            f"see {ACL_DOCS} for the rules a worker and a client need"
+        )
+    if isinstance(exc, _UNAVAILABLE):
+        return RedisUnavailable(f"Redis is unavailable: {text}")
+    return RedisCommandError(f"Redis refused a command: {text}")
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """Re-raise redis-py errors as relayq's: :class:`ConfigurationError` for refused
-    credentials or a missing ACL permission (retrying cannot help),
-    :class:`RedisUnavailable` for a broken connection, :class:`RedisCommandError`
-    for any other refusal. Messages never carry a password.
-    """
+    """Re-raise redis-py errors as relayq's (see :func:`translated`)."""
     try:
         yield
-    except rexc.AuthenticationError as exc:
-        raise ConfigurationError(f"Redis refused the credentials: {redact_text(str(exc))}") from exc
-    except rexc.NoPermissionError as exc:
-        raise ConfigurationError(
-            f"the Redis user lacks a permission relayq needs ({redact_text(str(exc))}); "
-            f"see {ACL_DOCS} for the rules a worker and a client need"
-        ) from exc
-    except rexc.ResponseError as exc:
-        if not _refused_inside_a_script(exc):
-            raise RedisCommandError(f"Redis refused a command: {redact_text(str(exc))}") from exc
-        raise ConfigurationError(
-            f"the Redis user lacks a permission relayq needs ({redact_text(str(exc))}); "
-            f"see {ACL_DOCS} for the rules a worker and a client need"
-        ) from exc
-    except _UNAVAILABLE as exc:
-        raise RedisUnavailable(f"Redis is unavailable: {redact_text(str(exc))}") from exc
     except rexc.RedisError as exc:
-        raise RedisCommandError(f"Redis refused a command: {redact_text(str(exc))}") from exc
+        raise translated(exc) from exc
 
 
 # how Redis words an ACL refusal of a command run by a script (6.2/7.0, then 7.2+):

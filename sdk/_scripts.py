@@ -17,7 +17,6 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
-from . import _keys
 from ._envelope import NewTask
 from ._keys import Keys
 from ._loader import (
@@ -124,7 +123,7 @@ class Fetched(Generic[D]):
     deliveries: list[D]
     next_due_ms: int
     last_ids: list[bytes]
-    cursors: list[str]
+    cursors: Sequence[str]
 
 
 #: Builds a delivery from what fetch.lua returns for one entry: priority name,
@@ -133,20 +132,6 @@ DeliveryFactory = Callable[[str, bytes, bytes, bytes, bytes, int, bytes, int, bo
 
 #: ``watch`` per task: the stored outcome, or whether it is live (route added).
 WatchReply = bytes | bool
-
-
-def _task_argv(task: NewTask) -> tuple[Any, ...]:
-    return (
-        task.task_id,
-        task.args,
-        task.fn_name,
-        task.enqueue_ms,
-        task.signature,
-        task.due_ms,
-        "" if task.priority == _keys.DEFAULT_PRIORITY else task.priority,
-        task.ttl_ms,
-        task.route,
-    )
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -185,9 +170,8 @@ class Scripts:
     @staticmethod
     def _enqueue_argv(tasks: Sequence[NewTask]) -> list[Any]:
         argv: list[Any] = [len(tasks)]
-        for task in tasks:
-            argv += _task_argv(task)
-            argv.append(1 if task.fresh else 0)
+        for task in tasks:  # a NewTask is its arguments, in order
+            argv.extend(task)
         return argv
 
     async def watch(self, client_id: str, task_ids: Sequence[str]) -> list[WatchReply]:
@@ -287,7 +271,9 @@ class Scripts:
             )
             for i in range(0, len(flat), 10)
         ]
-        return Fetched(deliveries, int(next_due), last_ids, [c.decode() for c in new_cursors])
+        if new_cursors:
+            cursors = [c.decode() for c in new_cursors]
+        return Fetched(deliveries, int(next_due), last_ids, cursors)
 
     async def finish(
         self,
@@ -332,7 +318,7 @@ class Scripts:
     async def cron(self, job: str, tick_ms: int, catchup: bool, task: NewTask) -> int:
         """Claim a cron tick and enqueue its run (``cron.lua``): 1 enqueued, 0 already
         claimed (or the first tick recorded), -1 skipped (a unique run still live)."""
-        argv = (job, tick_ms, "catchup" if catchup else "run", *_task_argv(task))
+        argv = (job, tick_ms, "catchup" if catchup else "run", *task[:9])
         return int(await CRON.run(self._redis, self._base, argv))
 
     async def prune(

@@ -65,10 +65,10 @@ def new_task(
         enqueue_ms=enqueue_ms,
         signature=signature,
         due_ms=due_ms,
-        priority=priority,
+        priority="" if priority == "default" else priority,
         ttl_ms=ttl_ms,
         route=route,
-        fresh=fresh,
+        fresh=1 if fresh else 0,
     )
 
 
@@ -602,7 +602,7 @@ async def test_fetch_reclaim_cursor_reaches_a_lapsed_entry_behind_many(
             assert got.deliveries[0].tries == 2
             break
         assert got.cursors != cursors, "the cursor did not move on"
-        cursors = got.cursors
+        cursors = list(got.cursors)
         seen_cursors.append(cursors[0])
     else:
         pytest.fail(f"never reclaimed the lapsed entry; cursors {seen_cursors}")
@@ -627,6 +627,24 @@ async def test_fetch_last_ids_when_nothing_was_taken(
     assert got.deliveries == []
     assert got.last_ids == [b"0-0", d.entry_id, wake_id]
     assert got.next_due_ms == NOW + 100
+
+
+async def test_fetch_that_takes_all_that_is_ready_returns_last_ids_too(
+    scripts: Scripts, redis: Redis, keys: Keys
+) -> None:
+    """Room to spare and every ready entry taken: last_ids come with the deliveries,
+    so the worker waits for new entries instead of fetching again to find nothing;
+    the room full: no last_ids (fetch again at once)."""
+    await make_groups(redis, keys)
+    await scripts.enqueue([new_task("a"), new_task("b")])
+    got = await fetch(scripts, count=10)
+    assert [d.raw_id for d in got.deliveries] == [b"a", b"b"]
+    assert got.last_ids[0] == got.deliveries[-1].entry_id
+    woken: Any = await redis.xread({keys.stream: got.last_ids[0]}, count=10)
+    assert not woken, "nothing new after last_ids yet"
+    await scripts.enqueue([new_task("c"), new_task("d")])
+    full = await fetch(scripts, count=1)
+    assert [d.raw_id for d in full.deliveries] == [b"c"] and full.last_ids == []
 
 
 async def test_fetch_that_takes_nothing_leaves_no_ready_entry_behind_last_ids(

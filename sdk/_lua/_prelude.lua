@@ -66,19 +66,31 @@ local function create(b, fresh)
     else
         entry = redis.call('XADD', stream_key(priority), '*', 'i', id)
     end
+    local signature, route = ARGV[b + 4], ARGV[b + 8]
+    if signature == '' and priority == '' then
+        -- the usual shapes, without building a table (every enqueue takes this path)
+        if route == '' then
+            redis.call('HSET', key, F_ARGS, ARGV[b + 1], F_FN, ARGV[b + 2],
+                F_ENQUEUED, ARGV[b + 3], F_TTL, ARGV[b + 7], F_ENTRY, entry)
+        else
+            redis.call('HSET', key, F_ARGS, ARGV[b + 1], F_FN, ARGV[b + 2],
+                F_ENQUEUED, ARGV[b + 3], F_TTL, ARGV[b + 7], F_ENTRY, entry, F_ROUTES, route)
+        end
+        return due > 0
+    end
     local fields = {'HSET', key, F_ARGS, ARGV[b + 1], F_FN, ARGV[b + 2], F_ENQUEUED, ARGV[b + 3],
         F_TTL, ARGV[b + 7], F_ENTRY, entry}
-    if ARGV[b + 4] ~= '' then
+    if signature ~= '' then
         fields[#fields + 1] = F_SIGNATURE
-        fields[#fields + 1] = ARGV[b + 4]
+        fields[#fields + 1] = signature
     end
     if priority ~= '' then
         fields[#fields + 1] = F_PRIORITY
         fields[#fields + 1] = priority
     end
-    if ARGV[b + 8] ~= '' then
+    if route ~= '' then
         fields[#fields + 1] = F_ROUTES
-        fields[#fields + 1] = ARGV[b + 8]
+        fields[#fields + 1] = route
     end
     redis.call(unpack(fields))
     return due > 0

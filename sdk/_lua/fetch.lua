@@ -20,11 +20,13 @@
 --   entries: flat array of 10-tuples: priority index, entry id, task id, args, fn,
 --            enqueue_ms, signature ('' unsigned), try, abort (0/1), ttl_ms
 --   next_due_ms: due time of the earliest scheduled task, or -1
---   last_ids: when nothing was taken and the group has delivered every entry, the
---            ids after which a blocking XREAD of the S streams and the wake stream
---            (in that order) waits for something new; empty when the caller should
---            fetch again at once (stale entries filled this call's reading budget)
---   cursors: the reclaim cursor per stream for the next call
+--   last_ids: when the group has delivered every entry (whatever was taken now),
+--            the ids after which a blocking XREAD of the S streams and the wake
+--            stream (in that order) waits for something new: the caller need not
+--            fetch again before that; empty when it should fetch again at once (the
+--            room is full, or stale entries used up this call's reading budget)
+--   cursors: the reclaim cursor per stream for the next call (empty when reclaim_ms
+--            is 0: the cursors given stay as they were)
 local consumer = ARGV[1]
 local count, now = tonumber(ARGV[2]), tonumber(ARGV[3])
 local move_limit, reclaim_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -87,37 +89,44 @@ local function take(index, entry, fields)
 end
 
 local cursors = {}
-for index = 1, s do
-    local cursor = ARGV[8 + s + index]
-    if reclaim_ms > 0 and taken < count then
-        local start = cursor == '-' and '-' or '(' .. cursor
-        local want = count - taken
-        local pending = redis.call('XPENDING', streams[index], GROUP, 'IDLE', reclaim_ms,
-            start, '+', want)
-        for _, p in ipairs(pending) do
-            if p[2] ~= consumer then
-                local claimed = redis.call('XCLAIM', streams[index], GROUP, consumer, reclaim_ms, p[1])
-                local e = claimed[1]
-                if e then
-                    take(index, e[1], e[2])
-                else
-                    -- Redis 6.2 returns nil for an entry deleted from the stream
-                    redis.call('XACK', streams[index], GROUP, p[1])
+if reclaim_ms > 0 then
+    for index = 1, s do
+        local cursor = ARGV[8 + s + index]
+        if taken < count then
+            local start = cursor == '-' and '-' or '(' .. cursor
+            local want = count - taken
+            local pending = redis.call('XPENDING', streams[index], GROUP, 'IDLE', reclaim_ms,
+                start, '+', want)
+            for _, p in ipairs(pending) do
+                if p[2] ~= consumer then
+                    local claimed = redis.call('XCLAIM', streams[index], GROUP, consumer,
+                        reclaim_ms, p[1])
+                    local e = claimed[1]
+                    if e then
+                        take(index, e[1], e[2])
+                    else
+                        -- Redis 6.2 returns nil for an entry deleted from the stream
+                        redis.call('XACK', streams[index], GROUP, p[1])
+                    end
                 end
             end
+            cursor = (#pending < want) and '-' or pending[#pending][1]
         end
-        cursor = (#pending < want) and '-' or pending[#pending][1]
+        cursors[index] = cursor
     end
-    cursors[index] = cursor
 end
 
--- read until `count` are taken or a stream has nothing more: entries that turn out
--- stale take no room, so a read that met only stale ones reads on
+-- read until `count` are taken or every stream has nothing more: entries that turn
+-- out stale take no room, so a read that met only stale ones reads on
 local exhausted = true
 for index = 1, s do
     local read_so_far = 0
-    while taken < count do
+    while true do
         local want = count - taken
+        if want <= 0 then
+            exhausted = false  -- room is full: there may be more
+            break
+        end
         local read = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', want,
             'STREAMS', streams[index], '>')
         local got = read and read[1][2] or {}
@@ -125,13 +134,16 @@ for index = 1, s do
             take(index, e[1], e[2])
         end
         if #got < want then
-            break
+            break  -- this stream has nothing more
         end
         read_so_far = read_so_far + #got
         if read_so_far >= stale_budget then
             exhausted = false
             break
         end
+    end
+    if not exhausted then
+        break
     end
 end
 
@@ -145,7 +157,7 @@ local function last_id(key)
     local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
     return last[1] and last[1][1] or '0-0'
 end
-if taken == 0 and exhausted then
+if exhausted then
     for index = 1, s do
         last_ids[index] = last_id(streams[index])
     end

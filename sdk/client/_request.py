@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .._envelope import DEFAULT_TTL_MS, NewTask, encode_args
+from .._keys import DEFAULT_PRIORITY
 from .._time import now_ms
 from ..errors import PayloadTooLarge
 from ._config import ClientConfig
@@ -95,6 +96,7 @@ def new_task(config: ClientConfig, request: TaskRequest, route: str) -> NewTask:
         if config.signing_ttl_ms:
             expires = max(at, request.due_ms) + config.signing_ttl_ms
         signature = config.signer.sign_task(task_id, fn_name, at, args, expires)
+    priority = request.priority or config.priorities.default
     return NewTask(
         task_id,
         args,
@@ -102,8 +104,8 @@ def new_task(config: ClientConfig, request: TaskRequest, route: str) -> NewTask:
         at,
         signature,
         request.due_ms,
-        request.priority or config.priorities.default,
+        "" if priority == DEFAULT_PRIORITY else priority,
         request.ttl_ms,
         route,
-        not request.shared,
+        0 if request.shared else 1,
     )

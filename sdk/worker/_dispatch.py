@@ -147,8 +147,8 @@ class Dispatcher:
                 continue
             self._running += 1
             d.started = True
-            # awaited by shutdown() (within the grace period), else by Supervisor.stop
-            d.task = self._supervisor.spawn(self._execute(d))
+            # awaited (or cancelled, then awaited) by shutdown(), which every run ends with
+            d.task = self._supervisor.spawn(self._execute(d), track=False)
 
     async def _execute(self, d: Delivery) -> None:
         try:

@@ -70,7 +70,7 @@ class Fetcher:
         self._housekeeping = housekeeping
         self._supervisor = supervisor
         self._burst = burst
-        self._cursors = ["-"] * len(self._priorities)
+        self._cursors: Sequence[str] = ["-"] * len(self._priorities)
         self._stopping = False
         # resolved by stop(); a future (not an Event) so an idle wait can include it
         # in asyncio.wait without a task per wait
@@ -109,12 +109,14 @@ class Fetcher:
                 logger.warning("Redis is back; fetching again")
             if fetched.deliveries:
                 dispatcher.take(fetched.deliveries)
-            elif not fetched.last_ids:
-                continue  # stale entries used up the call: there may be more to read
-            elif self._burst:
+            if not fetched.last_ids:
+                continue  # more may be ready: the room was full, or stale entries used up the call
+            if self._burst:
                 if not await self._burst_goes_on(fetched.next_due_ms):
                     return
             else:
+                # nothing more is ready: wait for something new (not another fetch,
+                # which would find nothing; one call per task saved)
                 await self._wait_for_work(fetched.last_ids, fetched.next_due_ms, next_reclaim)
 
     async def _fetch(self, room: int, reclaim: bool) -> Fetched[Delivery]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from croniter import croniter
 
 from .._envelope import NewTask, encode_args
+from .._priorities import Priorities
 from .._time import from_ms, now_ms
 from ..errors import ConfigurationError
 from ._task import Task
@@ -140,10 +141,10 @@ class CronScheduler:
             at,
             signature,
             0,
-            client.resolve_priority(None),
+            Priorities.wire_name(client.resolve_priority(None)),
             job.task.options.ttl_ms,
             "",
-            False,
+            0,
         )
 
     async def _claim(self, job: CronJob, tick_s: float, mode: str) -> None:
