@@ -159,14 +159,14 @@ class Backoff:
 class GroupCommit(Generic[T]):
     """Writes items in batches without making a lone item wait (group commit).
 
-    :meth:`submit` writes an item at once, in the caller's task, when no write is
-    in flight; items that arrive while one is go out together in the next write,
-    from a writer loop under ``supervisor``. Under load one round trip carries
-    many items; when idle, one item pays no extra scheduling step.
+    :meth:`write_now` writes an item at once, in the caller's task, when nothing
+    is in flight; items :meth:`add`-ed while something is go out together in the
+    next write, from a writer loop under ``supervisor``. Under load one round trip
+    carries many items; when idle, one item pays no extra scheduling step.
 
-    ``write`` must settle every item of its batch (resolve a future, call a
-    callback) and do its own retrying; an exception it lets out is logged and
-    the batch is dropped, so it should not let one out.
+    ``write`` must settle every queued item of its batch (resolve a future, call
+    a callback) and do its own retrying; an exception it lets out of a queued
+    batch is logged and the batch dropped, so it should not let one out.
 
     :param name: names the writer loop in logs.
     :param max_batch: items per write at most.
@@ -195,12 +195,20 @@ class GroupCommit(Generic[T]):
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
 
-    async def submit(self, item: T) -> None:
-        """Write ``item`` now if nothing is being written, else queue it (see :meth:`add`)."""
-        if self._busy or self._queue:
-            self.add(item)
-            return
-        await self._write_batch([item])
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is being written or waits to be: :meth:`write_now` may go."""
+        return not self._busy and not self._queue
+
+    async def write_now(self, item: T) -> None:
+        """Write one item at once, in the caller's task (call it when :attr:`idle`):
+        the lone item pays no scheduling step. What ``write`` raises propagates."""
+        self._busy += 1
+        try:
+            await self._write([item])
+        finally:
+            self._busy -= 1
+            self._settle_drains()
 
     async def drain(self) -> None:
         """Wait until every item added so far has been written."""
@@ -217,11 +225,14 @@ class GroupCommit(Generic[T]):
             logger.exception("relayq: a batched write failed; %d items dropped", len(batch))
         finally:
             self._busy -= 1
-            if not self._busy and not self._queue and self._drained:
-                drained, self._drained = self._drained, []
-                for fut in drained:
-                    if not fut.done():
-                        fut.set_result(None)
+            self._settle_drains()
+
+    def _settle_drains(self) -> None:
+        if not self._busy and not self._queue and self._drained:
+            drained, self._drained = self._drained, []
+            for fut in drained:
+                if not fut.done():
+                    fut.set_result(None)
 
     async def _write_forever(self) -> None:
         loop = asyncio.get_running_loop()

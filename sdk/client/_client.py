@@ -41,7 +41,8 @@ T = TypeVar("T")
 
 _WATCH_CHUNK: Final = 1000
 
-_Send = tuple[NewTask, "asyncio.Future[None]"]
+# a send and the future its caller awaits (None: written in the caller's own task)
+_Send = tuple[NewTask, "asyncio.Future[None] | None"]
 _Watch = tuple[str, "asyncio.Future[WatchReply]"]
 
 
@@ -301,11 +302,15 @@ class Client:
 
         Sends made while another is in flight go out together in one call.
         """
-        if self._sends is None:
+        sends = self._sends
+        if sends is None:
             raise self._not_connected()
         task = new_task(self.config, request, self.client_id if reply else "")
+        if sends.idle:
+            await sends.write_now((task, None))  # raises what the write raised
+            return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._sends.submit((task, fut))
+        sends.add((task, fut))
         await fut
 
     async def _write_sends(self, batch: list[_Send]) -> None:
@@ -313,11 +318,13 @@ class Client:
             await self.scripts.enqueue([task for task, _ in batch])
         except Exception as exc:
             for _, fut in batch:
+                if fut is None:
+                    raise  # written now, in its caller's task
                 if not fut.done():
                     fut.set_exception(exc)
             return
         for _, fut in batch:
-            if not fut.done():
+            if fut is not None and not fut.done():
                 fut.set_result(None)
 
     async def send_many(self, requests: Sequence[TaskRequest]) -> None:
