@@ -119,6 +119,16 @@ def _cpu_s() -> float:
 
 
 def _rss_mb() -> float:
+    # VmHWM: the peak of this program's own memory. ru_maxrss would also count the
+    # memory of the parent this process was forked from before it exec'd (Linux
+    # keeps it across exec), i.e. the benchmark driver's, not the worker's.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

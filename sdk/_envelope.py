@@ -10,7 +10,8 @@ dead-letter a task, even one whose arguments no worker can decode::
     s  sig       with a signing key: HMAC over queue, id, fn, e, expiry and p, then
                  the expiry in ASCII ms if any (see sdk/_signing.py); absent unsigned
     t  ttl       how long an outcome written without the task's own options (an
-                 abort, a rejection) is kept: ms, -1 forever, 0 not stored
+                 abort, a rejection) is kept: ms, -1 forever, 0 not stored;
+                 absent for the default (DEFAULT_TTL_MS)
     q  priority  its named priority; absent for "default"
     x  entry     the stream entry that stands for the task now (its generation);
                  empty while it waits in the delayed set

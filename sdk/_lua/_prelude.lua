@@ -66,20 +66,26 @@ local function create(b, fresh)
     else
         entry = redis.call('XADD', stream_key(priority), '*', 'i', id)
     end
-    local signature, route = ARGV[b + 4], ARGV[b + 8]
-    if signature == '' and priority == '' then
+    local signature, ttl, route = ARGV[b + 4], ARGV[b + 7], ARGV[b + 8]
+    -- the ttl is stored only when it is not the default (readers fall back to it)
+    local own_ttl = tonumber(ttl) ~= DEFAULT_TTL_MS
+    if signature == '' and priority == '' and not own_ttl then
         -- the usual shapes, without building a table (every enqueue takes this path)
         if route == '' then
             redis.call('HSET', key, F_ARGS, ARGV[b + 1], F_FN, ARGV[b + 2],
-                F_ENQUEUED, ARGV[b + 3], F_TTL, ARGV[b + 7], F_ENTRY, entry)
+                F_ENQUEUED, ARGV[b + 3], F_ENTRY, entry)
         else
             redis.call('HSET', key, F_ARGS, ARGV[b + 1], F_FN, ARGV[b + 2],
-                F_ENQUEUED, ARGV[b + 3], F_TTL, ARGV[b + 7], F_ENTRY, entry, F_ROUTES, route)
+                F_ENQUEUED, ARGV[b + 3], F_ENTRY, entry, F_ROUTES, route)
         end
         return due > 0
     end
     local fields = {'HSET', key, F_ARGS, ARGV[b + 1], F_FN, ARGV[b + 2], F_ENQUEUED, ARGV[b + 3],
-        F_TTL, ARGV[b + 7], F_ENTRY, entry}
+        F_ENTRY, entry}
+    if own_ttl then
+        fields[#fields + 1] = F_TTL
+        fields[#fields + 1] = ttl
+    end
     if signature ~= '' then
         fields[#fields + 1] = F_SIGNATURE
         fields[#fields + 1] = signature

@@ -28,7 +28,7 @@ from ..errors import NotConnected, RedisUnavailable
 from ._config import ClientConfig, ClientOptions
 from ._control import abort_task, reschedule_task, task_status
 from ._listener import ResultListener
-from ._request import TaskRequest, new_task
+from ._request import TaskRequest, new_task, new_tasks
 from ._result import TaskResult, send_all
 from ._taskref import TaskRef
 from ._waiting import Wait
@@ -329,7 +329,7 @@ class Client:
 
     async def send_many(self, requests: Sequence[TaskRequest]) -> None:
         """Send many tasks in one round trip; all are encoded before any is sent."""
-        tasks = [new_task(self.config, request, "") for request in requests]
+        tasks = new_tasks(self.config, requests, "")
         await self.scripts.enqueue(tasks)
 
     def wait(self, task_id: str, timeout: float | None) -> Wait:

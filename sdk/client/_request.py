@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from .._envelope import DEFAULT_TTL_MS, NewTask, encode_args
@@ -13,7 +13,7 @@ from .._time import now_ms
 from ..errors import PayloadTooLarge
 from ._config import ClientConfig
 
-__all__ = ["TaskRequest", "new_task", "unique_task_id"]
+__all__ = ["TaskRequest", "new_task", "new_tasks", "unique_task_id"]
 
 
 class TaskRequest(NamedTuple):
@@ -81,31 +81,44 @@ def new_task(config: ClientConfig, request: TaskRequest, route: str) -> NewTask:
     :raises SerializationError: an argument cannot be serialized.
     :raises PayloadTooLarge: the arguments encode larger than ``max_payload_bytes``.
     """
-    fn_name, task_id = request.fn_name, request.task_id
-    args = encode_args(config.serializer, fn_name, request.args, request.kwargs)
-    if len(args) > config.max_payload_bytes:
-        raise PayloadTooLarge(
-            f"task {fn_name!r} encodes to {len(args)} bytes, over the max_payload_bytes "
-            f"limit of {config.max_payload_bytes}; pass a reference (a URL, a key) "
-            "instead of the data, or raise the limit"
-        )
+    return new_tasks(config, (request,), route)[0]
+
+
+def new_tasks(config: ClientConfig, requests: Iterable[TaskRequest], route: str) -> list[NewTask]:
+    """:func:`new_task` for many requests (what it looks up is looked up once:
+    this is the hot path of ``enqueue_many``)."""
+    serializer, limit, signer = config.serializer, config.max_payload_bytes, config.signer
+    default = config.priorities.default
     at = now_ms()
-    signature = b""
-    if config.signer is not None:
-        expires = 0
-        if config.signing_ttl_ms:
-            expires = max(at, request.due_ms) + config.signing_ttl_ms
-        signature = config.signer.sign_task(task_id, fn_name, at, args, expires)
-    priority = request.priority or config.priorities.default
-    return NewTask(
-        task_id,
-        args,
-        fn_name,
-        at,
-        signature,
-        request.due_ms,
-        "" if priority == DEFAULT_PRIORITY else priority,
-        request.ttl_ms,
-        route,
-        0 if request.shared else 1,
-    )
+    tasks = []
+    for request in requests:
+        fn_name, task_id = request.fn_name, request.task_id
+        args = encode_args(serializer, fn_name, request.args, request.kwargs)
+        if len(args) > limit:
+            raise PayloadTooLarge(
+                f"task {fn_name!r} encodes to {len(args)} bytes, over the max_payload_bytes "
+                f"limit of {limit}; pass a reference (a URL, a key) instead of the data, "
+                "or raise the limit"
+            )
+        signature = b""
+        if signer is not None:
+            expires = 0
+            if config.signing_ttl_ms:
+                expires = max(at, request.due_ms) + config.signing_ttl_ms
+            signature = signer.sign_task(task_id, fn_name, at, args, expires)
+        priority = request.priority or default
+        tasks.append(
+            NewTask(
+                task_id,
+                args,
+                fn_name,
+                at,
+                signature,
+                request.due_ms,
+                "" if priority == DEFAULT_PRIORITY else priority,
+                request.ttl_ms,
+                route,
+                0 if request.shared else 1,
+            )
+        )
+    return tasks
