@@ -27,6 +27,15 @@ from sdk.client import Client
 __all__ = ["RedisServer", "WorkerFactory", "private_redis_server"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--seed",
+        type=int,
+        default=None,
+        help="replay one seed of the fault-injection checker (tests/chaos/test_checker.py)",
+    )
+
+
 @contextmanager
 def private_redis_server(prefix: str, *, appendonly: bool = False) -> Iterator[RedisServer]:
     """Start a ``redis-server`` of our own on a free loopback port, in a temporary

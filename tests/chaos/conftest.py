@@ -1,7 +1,10 @@
 """Fixtures of the chaos tests: worker subprocesses and a private, restartable Redis.
 
 ``chaos_long`` tests are skipped unless selected (``pytest -m chaos_long``, or
-``RELAYQ_CHAOS_LONG=1``); the default run has their short versions.
+``RELAYQ_CHAOS_LONG=1``); the default run has their short versions. ``soak``
+tests (the fault-injection checker over many seeds) are skipped unless selected
+with ``pytest -m soak``. ``--seed N`` replays one seed of the checker
+(``pytest tests/chaos/test_checker.py --seed N``).
 """
 
 from __future__ import annotations
@@ -17,14 +20,20 @@ from tests.chaos._support import APP_MODULE, ChaosStubs, Spawner, app_env
 from tests.conftest import RedisServer, private_redis_server
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    selected = "chaos_long" in (config.getoption("markexpr") or "")
-    if selected or os.environ.get("RELAYQ_CHAOS_LONG") == "1":
+def _skip_unselected(
+    config: pytest.Config, items: list[pytest.Item], marker: str, selected: bool
+) -> None:
+    if selected or marker in (config.getoption("markexpr") or ""):
         return
-    skip = pytest.mark.skip(reason="long chaos run: select it with -m chaos_long")
+    skip = pytest.mark.skip(reason=f"long chaos run: select it with -m {marker}")
     for item in items:
-        if item.get_closest_marker("chaos_long") is not None:
+        if item.get_closest_marker(marker) is not None:
             item.add_marker(skip)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _skip_unselected(config, items, "chaos_long", os.environ.get("RELAYQ_CHAOS_LONG") == "1")
+    _skip_unselected(config, items, "soak", False)
 
 
 @pytest.fixture
