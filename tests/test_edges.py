@@ -5,7 +5,8 @@ Each test names the case it pins:
 1. a ``.result()`` that never returned: a rejected envelope, an abort of a queued
    or a prefetched task (and the prefetched settlement's wrong details);
 2. ``.result(timeout=None)`` on a task that no longer exists waited forever;
-3. a worker reclaimed its own running task after an event-loop stall;
+3. a worker reclaimed its own running task after an event-loop stall (and, found
+   later, a renewal racing a finish was reported as a lapsed lease);
 4. abort, then the same key sent again, ran the task twice at once;
 5. lapsed leases behind many live pending entries were never reclaimed;
 6. a task raising ``SystemExit`` killed its worker (process-level: tests/chaos/test_poison.py);
@@ -41,8 +42,10 @@ from sdk import (
     WrappedContext,
 )
 from sdk._codec import serialize
-from sdk._keys import GROUP
+from sdk._envelope import ENTRY
+from sdk._keys import GROUP, Keys
 from sdk._outcome import encode_success
+from sdk._scripts import Scripts
 from sdk.errors import ConfigurationError, InvalidSignature, NotConnected, RedisUnavailable
 from tests.conftest import RedisServer, WorkerFactory
 from tests.helpers import client_list, live_task_ids, task_field, wait_until
@@ -189,6 +192,86 @@ async def test_3_a_stalled_worker_does_not_reclaim_its_own_running_task(
     assert outcome.value == "real result", outcome.error
     assert outcome.tries == 1
     assert runs == [1]
+
+
+async def test_3_a_renewal_racing_a_finish_is_not_taken_for_a_lapsed_lease(
+    make_worker: WorkerFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = make_worker()
+    renewals: list[None] = []
+
+    @worker.task()
+    async def quick(ctx: WrappedContext[None]) -> int:
+        return 7
+
+    finish = Scripts.finish
+
+    async def finish_then_renew(self: Scripts, *args: Any, **kwargs: Any) -> list[bool]:
+        applied = await finish(self, *args, **kwargs)
+        # the race, made certain: a renewal reaches Redis after the outcome was
+        # written and before the worker heard back (so it still holds the delivery)
+        run = worker._run
+        assert run is not None and run._consumer is not None
+        await run._consumer._leases.renew()
+        renewals.append(None)
+        return applied
+
+    monkeypatch.setattr(Scripts, "finish", finish_then_renew)
+    caplog.set_level(logging.INFO, logger="relayq.worker")
+    async with worker.running():
+        assert await quick.enqueue().result(timeout=10) == 7
+
+        async def renewed() -> bool:
+            return bool(renewals)
+
+        await wait_until(renewed, what="the renewal after the finish")
+    assert not [r.getMessage() for r in caplog.records if "lapsed" in r.getMessage()]
+
+
+async def test_3_two_priorities_handing_out_one_entry_id_both_stay_leased(
+    make_worker: WorkerFactory, redis: Redis, queue_name: str
+) -> None:
+    """Entry ids are unique within one stream only: two priorities' streams hand out
+    the same id in the same millisecond (recover.lua often does, in one call). The
+    worker once filed its deliveries by (entry id, try): one of the two was never
+    renewed, and another worker ran it again. Found by checker seed 1007."""
+    levels = ["high", "default"]
+    first = make_worker(lease=1.0, priorities=levels)
+    second = make_worker(lease=1.0, priorities=levels)
+    runs: list[tuple[int, int]] = []
+
+    async def nap(ctx: WrappedContext[None], n: int) -> int:
+        runs.append((n, ctx.tries))
+        await asyncio.sleep(2.5)  # over two leases: renewals must keep it
+        return n
+
+    task = first.task()(nap)
+    second.task()(nap)
+    keys = Keys(queue_name)
+    async with first:
+        a = await task.enqueue(1).start(priority="high")
+        b = await task.enqueue(2).start()
+    # give both tasks the same entry id, each on its own stream, as a same-millisecond
+    # XADD on both streams would
+    same = f"{int(time.time() * 1000) + 1000}-0"
+    for handle, level in ((a, "high"), (b, "default")):
+        stream = keys.stream_for(level)
+        old = await task_field(redis, keys, handle.id, ENTRY)
+        assert old is not None
+        await redis.xdel(stream, old)
+        await redis.xadd(stream, {"i": handle.id}, id=same)
+        await redis.hset(keys.task(handle.id), ENTRY, same)
+
+    async with first.running():
+
+        async def both_started() -> bool:
+            return len(runs) == 2
+
+        await wait_until(both_started, what="both tasks started on the first worker")
+        async with second.running():  # reclaims whatever the first lets lapse
+            assert await _ends(a.result(timeout=15)) == 1
+            assert await _ends(b.result(timeout=15)) == 2
+    assert sorted(runs) == [(1, 1), (2, 1)]
 
 
 # -- 4. one generation per task id -----------------------------------------------------

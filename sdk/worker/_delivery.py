@@ -66,8 +66,10 @@ class Delivery:
         self.tries = tries
         self.aborted = aborted
         self.ttl_ms = ttl_ms
-        #: Where the worker files it: one entry may come back to us on a later try.
-        self.key = (entry_id, tries)
+        #: Where the worker files it. Entry ids are unique within one stream only (two
+        #: priorities' streams hand out the same id in the same millisecond), and one
+        #: entry may come back to us on a later try.
+        self.key = (priority, entry_id, tries)
         self.started = False
         self.lost = False
         self.task: asyncio.Task[None] | None = None

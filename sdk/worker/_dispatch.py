@@ -49,8 +49,8 @@ class Dispatcher:
         self._concurrency = concurrency
         self._fetch_limit = fetch_limit
         self._grace_s = grace_s
-        #: Every delivery held, by ``(entry id, try)``: one entry may come back on a later try.
-        self.held: dict[tuple[bytes, int], Delivery] = {}
+        #: Every delivery held, by :attr:`Delivery.key`.
+        self.held: dict[tuple[str, bytes, int], Delivery] = {}
         self._ready: deque[Delivery] = deque()
         self._running = 0
         self._settling = 0  # executed, outcome not yet written
@@ -120,7 +120,9 @@ class Dispatcher:
     def lose(self, d: Delivery) -> None:
         """Our lease on ``d`` lapsed and another worker took the task over: stop
         running it (its outcome would be fenced out anyway) and let it go."""
-        if d.lost:
+        if d.lost or (d.task is not None and d.task.done()):
+            # a run that already ended is being settled: a renewal that raced its
+            # finish saw the task gone, and finish.lua alone says whether it counted
             return
         d.lost = True
         logger.warning(
