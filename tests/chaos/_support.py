@@ -193,17 +193,18 @@ class WorkerProcess:
         )
 
     async def wait_for_log(
-        self, text: str, *, count: int = 1, timeout: float = _START_TIMEOUT_S
+        self, *texts: str, count: int = 1, timeout: float = _START_TIMEOUT_S
     ) -> None:
-        """Wait until the current process has logged ``text`` ``count`` times."""
+        """Wait until the current process has logged one of ``texts`` ``count`` times."""
         deadline = time.monotonic() + timeout
-        while self.log().count(text) < count:
+        wanted = " or ".join(map(repr, texts))
+        while max(self.log().count(text) for text in texts) < count:
             if not self.alive:
                 raise AssertionError(
-                    f"{self!r} exited ({self.returncode()}) before logging {text!r}:\n{self.log()}"
+                    f"{self!r} exited ({self.returncode()}) before logging {wanted}:\n{self.log()}"
                 )
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self!r} did not log {text!r} in {timeout} s:\n{self.log()}")
+                raise AssertionError(f"{self!r} did not log {wanted} in {timeout} s:\n{self.log()}")
             await asyncio.sleep(0.02)
 
     async def ready(self, timeout: float = _START_TIMEOUT_S) -> None:
