@@ -288,8 +288,9 @@ async def test_status_shows_the_depth_of_each_priority(
     assert out.startswith(f"queue {queue_name}: depth=3 (high=1 low=2) scheduled=0 running=0")
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_status_watch_refreshes_until_interrupted(
-    app_dir: Path, env: dict[str, str], queue_name: str
+    app_dir: Path, env: dict[str, str], queue_name: str, sig: signal.Signals
 ) -> None:
     args = ("status", "climod:worker", "--watch", "--interval", "0.1")
     proc = await asyncio.create_subprocess_exec(
@@ -302,7 +303,7 @@ async def test_status_watch_refreshes_until_interrupted(
             line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
             assert line, "relayq status --watch ended early"
             seen += line.startswith(f"queue {queue_name}: depth=0".encode())
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         await asyncio.wait_for(proc.communicate(), 10)
     finally:
         if proc.returncode is None:

@@ -20,6 +20,7 @@ import asyncio
 import importlib
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -146,6 +147,7 @@ def run_worker(worker: Worker[Any], *, burst: bool = False, use_uvloop: bool = F
 
 
 async def _show_status(client: Client, watch: bool, interval: float) -> None:
+    stopped = _stop_on_signals() if watch else asyncio.Event()
     async with client:
         while True:
             text = format_status(await read_status(client), time.time())
@@ -155,7 +157,35 @@ async def _show_status(client: Client, watch: bool, interval: float) -> None:
             if not watch:
                 return
             click.echo(f"(every {interval:g}s; Ctrl-C to stop)\n" if sys.stdout.isatty() else "")
-            await asyncio.sleep(interval)
+            try:
+                await asyncio.wait_for(stopped.wait(), interval)
+                return
+            except asyncio.TimeoutError:
+                pass
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event the first SIGINT or SIGTERM sets; a second one interrupts at once.
+
+    Not asyncio.run's own Ctrl-C handling, which cancels the main task: on Python
+    3.11 a cancellation landing inside a redis-py call can be swallowed (see
+    ``sdk._aio.stop_task``), and the watch would then go on for ever.
+    """
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal() -> None:
+        stopped.set()
+        for sig in signals:
+            loop.remove_signal_handler(sig)  # the default handlers are back
+
+    try:
+        for sig in signals:
+            loop.add_signal_handler(sig, on_signal)
+    except (ValueError, RuntimeError, NotImplementedError):
+        pass  # off the main thread, or no signal support: asyncio.run's handling stays
+    return stopped
 
 
 # -- commands ----------------------------------------------------------------------
