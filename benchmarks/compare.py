@@ -124,7 +124,8 @@ def ensure_venv(name: str, base_python: str, setup: bool) -> str:
 
 def parse_marks(out: str) -> dict[str, dict[str, Any]]:
     msgs: dict[str, dict[str, Any]] = {}
-    for ln in out.splitlines():
+    # only whole lines: a child that is still running may be half-way through one
+    for ln in out.split("\n")[:-1]:
         if ln.startswith(MARK):
             m = json.loads(ln[len(MARK) :])
             msgs[m.pop("kind")] = m
