@@ -20,7 +20,6 @@ import asyncio
 import importlib
 import logging
 import os
-import signal
 import sys
 import time
 import traceback
@@ -35,6 +34,7 @@ from ..errors import RelayqError
 from ._inspect import format_status, read_status
 from ._logging import LOG_FORMAT, setup_logging
 from ._processes import exit_with_supervisor, supervise, worker_command
+from ._runner import install_signals
 from ._worker import Worker
 
 __all__ = ["cli", "load_worker", "main", "run_worker"]
@@ -165,26 +165,20 @@ async def _show_status(client: Client, watch: bool, interval: float) -> None:
 
 
 def _stop_on_signals() -> asyncio.Event:
-    """An event the first SIGINT or SIGTERM sets; a second one interrupts at once.
+    """An event the first SIGINT or SIGTERM sets; a second one cancels the watch.
 
     Not asyncio.run's own Ctrl-C handling, which cancels the main task: on Python
     3.11 a cancellation landing inside a redis-py call can be swallowed (see
     ``sdk._aio.stop_task``), and the watch would then go on for ever.
     """
-    loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
+    main = asyncio.current_task()
 
-    def on_signal() -> None:
-        stopped.set()
-        for sig in signals:
-            loop.remove_signal_handler(sig)  # the default handlers are back
+    def force() -> None:
+        if main is not None:
+            main.cancel()
 
-    try:
-        for sig in signals:
-            loop.add_signal_handler(sig, on_signal)
-    except (ValueError, RuntimeError, NotImplementedError):
-        pass  # off the main thread, or no signal support: asyncio.run's handling stays
+    install_signals(asyncio.get_running_loop(), stopped.set, force)
     return stopped
 
 
