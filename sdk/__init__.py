@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._models import TaskInfo, TaskOutcome, TaskStatus
-from .client import Client, TaskRef, TaskResult
+from ._models import Progress, TaskInfo, TaskOutcome, TaskStatus
+from .client import Client, StreamRef, StreamResult, TaskRef, TaskResult
 from .errors import (
     RelayqError,
     ResultTimeout,
     Retry,
+    StreamGap,
+    StreamRestarted,
     TaskAborted,
     TaskFailed,
     TaskNotFound,
@@ -22,13 +24,19 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .worker import Task, Worker, WrappedContext
+    from .worker import StreamTask, Task, Worker, WrappedContext
 
 __all__ = [
     "Client",
+    "Progress",
     "RelayqError",
     "ResultTimeout",
     "Retry",
+    "StreamGap",
+    "StreamRef",
+    "StreamRestarted",
+    "StreamResult",
+    "StreamTask",
     "Task",
     "TaskAborted",
     "TaskFailed",
@@ -45,7 +53,7 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_LAZY = {"Task", "Worker", "WrappedContext"}
+_LAZY = {"StreamTask", "Task", "Worker", "WrappedContext"}
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,9 @@ dead-letter a task, even one whose arguments no worker can decode::
     x  entry     the stream entry that stands for the task now (its generation);
                  empty while it waits in the delayed set
     r  routes    client ids whose inboxes get the outcome, space-separated
+    v  viewers   client ids whose inboxes also get progress and streamed items
+                 (every viewer is on the routes too)
+    g  progress  the last progress report, see sdk/_live.py
     n  tries     deliveries so far; with x, the fencing token of a delivery
     w  holder    the worker (consumer) holding it; empty when nobody does
     a  abort     1 once an abort was asked for while a worker held it
@@ -54,6 +57,8 @@ TTL: Final = "t"
 PRIORITY: Final = "q"
 ENTRY: Final = "x"
 ROUTES: Final = "r"
+VIEWERS: Final = "v"
+PROGRESS: Final = "g"
 TRIES: Final = "n"
 HOLDER: Final = "w"
 ABORT: Final = "a"
@@ -133,6 +138,8 @@ def lua_prelude() -> str:
         "F_PRIORITY": PRIORITY,
         "F_ENTRY": ENTRY,
         "F_ROUTES": ROUTES,
+        "F_VIEWERS": VIEWERS,
+        "F_PROGRESS": PROGRESS,
         "F_TRIES": TRIES,
         "F_HOLDER": HOLDER,
         "F_ABORT": ABORT,

@@ -7,6 +7,9 @@ script only ever touches one slot::
                                  its envelope and its state; see sdk/_envelope.py.
                                  Deleted when the task ends, so nothing of it outlives it
     relayq:{q}:result:<id>       string, the encoded outcome, with the task's result TTL
+    relayq:{q}:items:<id>        stream, the items a streaming task yielded, entry id
+                                 ``<try>-<seq>`` (see sdk/_live.py); capped, and kept
+                                 as long as the outcome
     relayq:{q}:stream            stream of ready task ids of the "default" priority
                                  (consumer group ``workers``); an entry's id is the
                                  task's generation: an entry the task hash no longer
@@ -16,7 +19,8 @@ script only ever touches one slot::
     relayq:{q}:wake              short stream poked when a task is scheduled, so idle
                                  workers blocked on the streams wake up to take it in time
     relayq:{q}:inbox:<client>    pub/sub channel of one client: the outcomes of every task
-                                 one of its callers waits for
+                                 one of its callers waits for, and the progress and
+                                 items of those it watches
     relayq:{q}:control           pub/sub channel workers listen on (abort requests)
     relayq:{q}:crons             hash  cron job name -> last tick (ms) enqueued for it
     relayq:{q}:dead              stream of dead-lettered tasks (bad input), capped
@@ -44,6 +48,7 @@ DEFAULT_PRIORITY: Final = "default"
 
 _TASK: Final = "task:"
 _RESULT: Final = "result:"
+_ITEMS: Final = "items:"
 _STREAM: Final = "stream"
 _INBOX: Final = "inbox:"
 _WORKER: Final = "worker:"
@@ -109,6 +114,10 @@ class Keys:
         """Key holding the stored outcome of ``task_id``."""
         return self.base + _RESULT + task_id
 
+    def items(self, task_id: str) -> str:
+        """The stream of the items a streaming task ``task_id`` yielded."""
+        return self.base + _ITEMS + task_id
+
     def inbox(self, client_id: str) -> str:
         """Pub/sub channel on which a client receives the outcomes its callers await."""
         return self.base + _INBOX + client_id
@@ -148,6 +157,8 @@ local CONTROL = BASE .. '{_CONTROL}'
 local function task_key(id) return BASE .. '{_TASK}' .. id end
 
 local function result_key(id) return BASE .. '{_RESULT}' .. id end
+
+local function items_key(id) return BASE .. '{_ITEMS}' .. id end
 
 local function inbox_channel(client) return BASE .. '{_INBOX}' .. client end
 

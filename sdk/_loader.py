@@ -30,6 +30,7 @@ __all__ = [
     "ENQUEUE",
     "FETCH",
     "FINISH",
+    "LIVE",
     "PROBE",
     "PRUNE",
     "RECOVER",
@@ -37,6 +38,7 @@ __all__ = [
     "RENEW",
     "RESCHEDULE",
     "STATUS",
+    "VIEW",
     "WATCH",
     "Script",
 ]
@@ -132,6 +134,7 @@ CRON: Final = Script("cron")
 ENQUEUE: Final = Script("enqueue")
 FETCH: Final = Script("fetch")
 FINISH: Final = Script("finish")
+LIVE: Final = Script("live")
 PROBE: Final = Script("probe")
 PRUNE: Final = Script("prune")
 RECOVER: Final = Script("recover")
@@ -139,6 +142,7 @@ RELEASE: Final = Script("release")
 RENEW: Final = Script("renew")
 RESCHEDULE: Final = Script("reschedule")
 STATUS: Final = Script("status")
+VIEW: Final = Script("view")
 WATCH: Final = Script("watch")
 ALL: Final = (
     ABORT,
@@ -146,6 +150,7 @@ ALL: Final = (
     ENQUEUE,
     FETCH,
     FINISH,
+    LIVE,
     PROBE,
     PRUNE,
     RECOVER,
@@ -153,5 +158,6 @@ ALL: Final = (
     RENEW,
     RESCHEDULE,
     STATUS,
+    VIEW,
     WATCH,
 )

@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 
 from .errors import TaskFailed
 
-__all__ = ["TaskInfo", "TaskOutcome", "TaskStatus"]
+__all__ = ["Progress", "TaskInfo", "TaskOutcome", "TaskStatus"]
 
 T = TypeVar("T", covariant=True)  # frozen: an outcome only hands its value out
 
@@ -62,6 +62,20 @@ class TaskOutcome(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress report of a running task (``await ctx.progress(...)``).
+
+    :ivar fraction: how much is done, from 0 to 1.
+    :ivar message: what the task said it is doing, if anything.
+    :ivar time: when the task reported it (UTC).
+    """
+
+    fraction: float
+    message: str | None
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TaskInfo:
     """What Redis knows about a task that has not finished yet.
 
@@ -69,6 +83,7 @@ class TaskInfo:
     :ivar tries: deliveries so far (0 while it has never run).
     :ivar scheduled_time: when a scheduled task is due (``None`` otherwise).
     :ivar worker_id: the worker holding a running task (``None`` otherwise).
+    :ivar progress: the last progress it reported (``None`` before any).
     """
 
     task_id: str
@@ -78,3 +93,4 @@ class TaskInfo:
     tries: int
     scheduled_time: datetime | None
     worker_id: str | None
+    progress: Progress | None = None

@@ -9,10 +9,8 @@ read what an older one wrote::
         kind 0 = success, body = serializer(return value)
         kind 1/2/3 = failed/timed out/aborted, body = [exc_type, message, traceback]
 
-With a signing key it is sealed (see sdk/_signing.py). An inbox message, which
-Lua builds when it publishes an outcome to the clients waiting for it, is::
-
-    b"<len(task_id)>:" + task_id + outcome
+With a signing key it is sealed (see sdk/_signing.py). Lua publishes it to the
+clients waiting for it in an inbox message (see sdk/_live.py).
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ __all__ = [
     "KIND_FAILED",
     "KIND_OK",
     "KIND_TIMED_OUT",
-    "decode_inbox_message",
     "decode_outcome",
     "encode_failure",
     "encode_success",
@@ -144,15 +141,3 @@ def decode_outcome(
     except (TypeError, ValueError, OverflowError, OSError) as exc:
         # a well-framed message with nonsense in it (written by someone else)
         raise SerializationError(f"malformed outcome of task {task_id}: {exc}") from exc
-
-
-def decode_inbox_message(message: bytes) -> tuple[str, bytes]:
-    """Split an inbox message into ``(task_id, outcome)``.
-
-    :raises ValueError: the message is not in that format.
-    """
-    colon = message.index(b":", 0, 12)
-    end = colon + 1 + int(message[:colon])
-    if end > len(message):
-        raise ValueError("inbox message shorter than its task id")
-    return message[colon + 1 : end].decode(), message[end:]

@@ -25,6 +25,7 @@ from ._loader import (
     ENQUEUE,
     FETCH,
     FINISH,
+    LIVE,
     PROBE,
     PRUNE,
     RECOVER,
@@ -32,6 +33,7 @@ from ._loader import (
     RENEW,
     RESCHEDULE,
     STATUS,
+    VIEW,
     WATCH,
 )
 from ._redis import command, translate_errors
@@ -46,6 +48,7 @@ __all__ = [
     "Scripts",
     "TaskState",
     "Token",
+    "ViewReply",
 ]
 
 D = TypeVar("D")
@@ -107,6 +110,25 @@ class TaskState:
     tries: int
     due_ms: int
     holder: str | None
+    progress: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ViewReply:
+    """What ``view.lua`` read for a live watcher.
+
+    :ivar state: 1 live (the watcher was added), 2 finished, 0 missing.
+    :ivar progress: the last progress report of a live task.
+    :ivar tries: its deliveries so far (0 while it has never run).
+    :ivar outcome: the stored outcome of a finished task.
+    :ivar items: the items stream's entries asked for, as ``(entry id, data)``.
+    """
+
+    state: int
+    progress: bytes | None
+    tries: int
+    outcome: bytes | None
+    items: list[tuple[bytes, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +205,8 @@ class Scripts:
 
     async def status(self, task_id: str) -> TaskState:
         """Where a task is (``status.lua``)."""
-        state, fn, enq, tries, due, holder = await STATUS.run(self._redis, self._base, (task_id,))
+        reply = await STATUS.run(self._redis, self._base, (task_id,))
+        state, fn, enq, tries, due, holder = reply[:6]
         return TaskState(
             state=state.decode(),
             fn_name=_text(fn),
@@ -191,7 +214,18 @@ class Scripts:
             tries=int(tries or 0),
             due_ms=int(due) if due else -1,
             holder=_text(holder),
+            progress=reply[6] if len(reply) > 6 else None,
         )
+
+    async def view(self, client_id: str, task_id: str, after: str, count: int) -> ViewReply:
+        """Watch a task live (``view.lua``): add ``client_id`` as a viewer of a live
+        task and read what it reported so far; items after the entry ``after``
+        (``'-'`` from the start, ``''`` none), at most ``count``."""
+        state, progress, tries, outcome, flat = await VIEW.run(
+            self._redis, self._base, (client_id, task_id, after, count)
+        )
+        items = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+        return ViewReply(int(state), progress, int(tries), outcome, items)
 
     async def abort(
         self, task_id: str, *, scheduled_only: bool, outcome: bytes, fn_name: str, enqueue_ms: int
@@ -306,6 +340,27 @@ class Scripts:
             argv += (d.priority, d.entry_id, d.raw_id, d.tries)
         lost, aborting = await RENEW.run(self._redis, self._base, argv)
         return [i - 1 for i in lost], [i - 1 for i in aborting]
+
+    async def progress(self, d: Token, report: bytes) -> bool:
+        """Keep and publish a running task's progress (``live.lua``); ``False`` when
+        the delivery is no longer the task's current one."""
+        argv = (d.raw_id, d.entry_id, d.tries, "p", report)
+        return bool(await LIVE.run(self._redis, self._base, argv))
+
+    async def items(
+        self,
+        d: Token,
+        items: Sequence[bytes],
+        *,
+        first_seq: int,
+        message: bytes,
+        keep_ms: int,
+        max_items: int,
+    ) -> bool:
+        """Append a streaming task's items and publish them (``live.lua``); ``first_seq``
+        0 restarts the stream for a new try. ``False`` when fenced out."""
+        argv = (d.raw_id, d.entry_id, d.tries, "i", keep_ms, max_items, first_seq, message, *items)
+        return bool(await LIVE.run(self._redis, self._base, argv))
 
     async def release(self, deliveries: Sequence[tuple[Token, bool]]) -> int:
         """Hand deliveries back to the queue (``release.lua``); each with whether it

@@ -14,6 +14,9 @@
     │                             (also a builtin TimeoutError)
     ├── TaskNotFound              the task is nowhere: not queued, scheduled or running, and
     │                             no outcome is stored (it expired, or Redis lost it)
+    ├── StreamRestarted           a streaming task started a new try after this consumer
+    │                             received items of an earlier one
+    ├── StreamGap                 streamed items were trimmed or expired before being read
     └── TaskFailed                the task ran and raised; carries the remote type, message
         │                         and traceback text
         ├── TaskTimedOut          the task exceeded its ``timeout``
@@ -39,6 +42,8 @@ __all__ = [
     "ResultTimeout",
     "Retry",
     "SerializationError",
+    "StreamGap",
+    "StreamRestarted",
     "TaskAborted",
     "TaskFailed",
     "TaskNotFound",
@@ -110,6 +115,50 @@ class TaskNotFound(RelayqError):
 
     def __reduce__(self) -> tuple[type[TaskNotFound], tuple[str]]:
         return (type(self), (self.task_id,))
+
+
+class StreamRestarted(RelayqError):
+    """A streaming task started again (a retry, or a recovery after its worker died)
+    after this consumer had received items of an earlier try.
+
+    The items already received belong to a try that did not finish; the new try
+    yields its items from the first one again. Call ``handle.stream()`` again to
+    follow it from its start.
+
+    :param task_id: the streaming task.
+    :param tries: the try that restarted the stream.
+    """
+
+    def __init__(self, task_id: str, tries: int) -> None:
+        self.task_id = task_id
+        self.tries = tries
+        super().__init__(
+            f"task {task_id} restarted its stream on try {tries}; the items received "
+            "so far came from an earlier try (call stream() again to follow the new one)"
+        )
+
+    def __reduce__(self) -> tuple[type[StreamRestarted], tuple[str, int]]:
+        return (type(self), (self.task_id, self.tries))
+
+
+class StreamGap(RelayqError):
+    """Items of a streaming task are gone before this consumer read them: they were
+    trimmed (more than the task's ``max_items``) or expired with the task's ``ttl``.
+
+    :param task_id: the streaming task.
+    :param seq: the first missing item (1 is the first item of a try).
+    """
+
+    def __init__(self, task_id: str, seq: int) -> None:
+        self.task_id = task_id
+        self.seq = seq
+        super().__init__(
+            f"items of task {task_id} from item {seq} on are no longer stored (trimmed "
+            "past the task's max_items, or expired) and could not be read"
+        )
+
+    def __reduce__(self) -> tuple[type[StreamGap], tuple[str, int]]:
+        return (type(self), (self.task_id, self.seq))
 
 
 class TaskFailed(RelayqError):

@@ -196,7 +196,7 @@ _LUA_COMMAND: Final = re.compile(
 )
 _WITH_SUBCOMMAND: Final = {"xgroup", "xinfo"}
 #: The scripts a client runs (sdk/_scripts.py, "the client's scripts").
-_CLIENT_SCRIPTS: Final = ("enqueue", "watch", "status", "abort", "reschedule")
+_CLIENT_SCRIPTS: Final = ("enqueue", "watch", "status", "abort", "reschedule", "view")
 #: What relayq sends itself, outside scripts: a client (Client._connect's PING, the
 #: scripts' EVALSHA/EVAL, the result listener's SUBSCRIBE/UNSUBSCRIBE/PING) ...
 _CLIENT_DIRECT: Final = {"ping", "evalsha", "eval", "subscribe", "unsubscribe"}

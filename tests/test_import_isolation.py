@@ -72,3 +72,29 @@ def test_worker_names_resolve_lazily_from_sdk(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_sdk_never_imports_an_optional_extra(
+    repo_root: Path, subprocess_env: dict[str, str]
+) -> None:
+    """The web and observability libraries the examples and extras use stay optional.
+
+    (redis-py itself imports opentelemetry when it is installed: only what relayq
+    adds on top of its dependencies counts.)"""
+    proc = _run(
+        """
+        import sys
+        import redis.asyncio, msgpack, click, croniter
+        before = set(sys.modules)
+        import sdk, sdk.client, sdk.worker
+        from sdk import StreamResult, Progress
+        optional = ("fastapi", "starlette", "httpx", "prometheus_client", "opentelemetry")
+        loaded = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in optional)
+        assert not loaded, loaded
+        print("ok")
+        """,
+        repo_root,
+        subprocess_env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"

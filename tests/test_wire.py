@@ -12,7 +12,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from sdk import _envelope, _outcome
+from sdk import _envelope, _live, _outcome
 from sdk._codec import deserialize, serialize
 from sdk._signing import Signer, open_outcome, seal_outcome, verify_task
 from sdk._time import from_ms, now_ms
@@ -243,13 +243,48 @@ def test_health_record_round_trip() -> None:
 def test_inbox_message_split() -> None:
     outcome = b"\x01:\x02outcome-bytes"
     message = b"6:task:1" + outcome
-    assert _outcome.decode_inbox_message(message) == ("task:1", outcome)
+    assert _live.decode_inbox_message(message) == (_live.KIND_OUTCOME, "task:1", outcome)
+    body = _live.encode_batch(2, 5, [b"a", b"b"])
+    kind, task_id, rest = _live.decode_inbox_message(b"i6:task:1" + body)
+    assert (kind, task_id) == (_live.KIND_ITEMS, "task:1")
+    batch = _live.decode_batch(rest)
+    assert (batch.tries, batch.first_seq, list(batch.items)) == (2, 5, [b"a", b"b"])
+
+
+def test_progress_round_trip_and_seal() -> None:
+    signer = Signer(b"k" * 16, "q")
+    report = _live.encode_progress(signer, "t1", 0.25, "quarter", 1_700_000_000_000)
+    p = _live.decode_progress(signer, "t1", report)
+    assert (p.fraction, p.message, int(p.time.timestamp() * 1000)) == (
+        0.25,
+        "quarter",
+        1_700_000_000_000,
+    )
+    with pytest.raises(InvalidSignature):  # bound to its task
+        _live.decode_progress(signer, "t2", report)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, float("nan"), "0.5", True, None])
+def test_progress_fraction_is_checked(fraction: object) -> None:
+    with pytest.raises(ValueError, match="fraction"):
+        _live.check_progress(fraction, None)  # type: ignore[arg-type]
+
+
+def test_item_seal_binds_try_and_place() -> None:
+    signer = Signer(b"k" * 16, "q")
+    sealed = _live.seal_item(signer, "t", 1, 3, b"data")
+    assert _live.open_item(signer, "t", 1, 3, sealed) == b"data"
+    for tries, seq in ((2, 3), (1, 4)):
+        with pytest.raises(InvalidSignature):
+            _live.open_item(signer, "t", tries, seq, sealed)
+    assert _live.parse_entry_id(b"3-17") == (3, 17)
+    assert _live.item_entry_id(3, 17) == "3-17"
 
 
 @pytest.mark.parametrize("message", [b"", b"garbage", b"99:short", b"x:abc", b"\xff\xfe:1"])
 def test_malformed_inbox_message_is_a_value_error(message: bytes) -> None:
     with pytest.raises((ValueError, UnicodeDecodeError)):
-        _outcome.decode_inbox_message(message)
+        _live.decode_inbox_message(message)
 
 
 def test_time_helpers() -> None:

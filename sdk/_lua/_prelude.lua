@@ -22,13 +22,29 @@ local function push(key, id, priority)
     return entry
 end
 
--- Add a client to the routes of a live task, once.
+-- Add a client to a space-separated list field of a live task, once.
+local function add_client(key, field, client)
+    local clients = redis.call('HGET', key, field)
+    if not clients or clients == '' then
+        redis.call('HSET', key, field, client)
+    elseif not string.find(' ' .. clients .. ' ', ' ' .. client .. ' ', 1, true) then
+        redis.call('HSET', key, field, clients .. ' ' .. client)
+    end
+end
+
+-- Add a client to the routes of a live task (it gets the outcome), once.
 local function add_route(key, client)
-    local routes = redis.call('HGET', key, F_ROUTES)
-    if not routes or routes == '' then
-        redis.call('HSET', key, F_ROUTES, client)
-    elseif not string.find(' ' .. routes .. ' ', ' ' .. client .. ' ', 1, true) then
-        redis.call('HSET', key, F_ROUTES, routes .. ' ' .. client)
+    add_client(key, F_ROUTES, client)
+end
+
+-- Publish a message about task `id` to the inbox of every client in `clients`
+-- (space-separated); `kind` '' is an outcome (the framing is sdk/_live.py's).
+local function publish(clients, kind, id, body)
+    if clients and clients ~= '' then
+        local message = kind .. #id .. ':' .. id .. body
+        for client in string.gmatch(clients, '%S+') do
+            redis.call('PUBLISH', inbox_channel(client), message)
+        end
     end
 end
 
@@ -40,12 +56,7 @@ local function deliver(id, outcome, ttl, routes)
     elseif ttl < 0 then
         redis.call('SET', result_key(id), outcome)
     end
-    if routes and routes ~= '' then
-        local message = #id .. ':' .. id .. outcome
-        for client in string.gmatch(routes, '%S+') do
-            redis.call('PUBLISH', inbox_channel(client), message)
-        end
-    end
+    publish(routes, '', id, outcome)
 end
 
 -- Create a live task from 9 consecutive ARGV values starting at b:
@@ -57,7 +68,8 @@ local function create(b, fresh)
     local id = ARGV[b]
     local key = task_key(id)
     if not fresh then
-        redis.call('UNLINK', result_key(id))
+        -- what an earlier task under this id left: its outcome, its streamed items
+        redis.call('UNLINK', result_key(id), items_key(id))
     end
     local due, priority = tonumber(ARGV[b + 5]), ARGV[b + 6]
     local entry = ''

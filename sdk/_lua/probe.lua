@@ -30,7 +30,8 @@ local function try(name, ...)
     end
     return ok and err or nil
 end
--- the commands of the scripts a client runs (enqueue, watch, status, abort, reschedule)
+-- the commands of the scripts a client runs (enqueue, watch, status, abort, reschedule,
+-- view)
 try('hset', 'HSET', h, 'f', '1')
 try('hget', 'HGET', h, 'f')
 try('hmget', 'HMGET', h, 'f', 'g')
@@ -46,6 +47,7 @@ local entry = try('xadd', 'XADD', x, 'MAXLEN', '~', 16, '*', 'i', 'probe')
 if entry then
     try('xdel', 'XDEL', x, entry)
 end
+try('xrange', 'XRANGE', x, '-', '+', 'COUNT', 1)
 try('publish', 'PUBLISH', CONTROL, '')
 try('publish', 'PUBLISH', inbox_channel('probe'), '')
 if ARGV[2] == 'worker' then
@@ -59,7 +61,6 @@ if ARGV[2] == 'worker' then
     try('xack', 'XACK', x, GROUP, '0-1')
     try('xinfo|consumers', 'XINFO', 'CONSUMERS', x, GROUP)
     try('xgroup|delconsumer', 'XGROUP', 'DELCONSUMER', x, GROUP, 'probe')
-    try('xrange', 'XRANGE', x, '-', '+', 'COUNT', 1)
     try('xrevrange', 'XREVRANGE', x, '+', '-', 'COUNT', 1)
     try('xlen', 'XLEN', x)
     try('zrange', 'ZRANGE', z, 0, 0, 'WITHSCORES')
@@ -69,6 +70,9 @@ if ARGV[2] == 'worker' then
     try('hgetall', 'HGETALL', h)
     try('incrby', 'INCRBY', str, 1)
     try('decrby', 'DECRBY', str, 1)
+    -- live.lua keeps a streaming task's items as long as its outcome
+    try('pexpire', 'PEXPIRE', x, 1000)
+    try('persist', 'PERSIST', x)
 end
 pcall(redis.call, 'DEL', h, z, x, str)
 return refused

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from redis.asyncio import Redis
-from typing_extensions import ParamSpec, Self, Unpack
+from typing_extensions import Self, Unpack
 
 from .. import _codec
 from .._aio import Backoff, GroupCommit, Supervisor
@@ -26,17 +25,16 @@ from .._signing import Signer
 from .._time import seconds
 from ..errors import NotConnected, RedisUnavailable
 from ._config import ClientConfig, ClientOptions
-from ._control import abort_task, reschedule_task, task_status
+from ._control import BackgroundAborts, abort_task, reschedule_task, task_status
 from ._listener import ResultListener
 from ._request import TaskRequest, new_task, new_tasks
 from ._result import TaskResult, send_all
-from ._taskref import TaskRef
+from ._stub import StubDecorator
+from ._viewing import View
 from ._waiting import Wait
 
 __all__ = ["Client"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
 T = TypeVar("T")
 
 _WATCH_CHUNK: Final = 1000
@@ -91,6 +89,7 @@ class Client:
         self._supervisor: Supervisor | None = None
         self._sends: GroupCommit[_Send] | None = None
         self._watches: GroupCommit[_Watch] | None = None
+        self._aborts: BackgroundAborts | None = None
 
     def __repr__(self) -> str:
         return f"<Client queue={self.queue_name!r} url={self.config.safe_url!r}>"
@@ -183,10 +182,13 @@ class Client:
         supervisor = self._supervisor = Supervisor(f"client of queue {self.queue_name!r}")
         self._sends = GroupCommit(supervisor, "enqueue", self._write_sends, ENQUEUE_CHUNK)
         self._watches = GroupCommit(supervisor, "watch", self._write_watches, _WATCH_CHUNK)
+        self._aborts = BackgroundAborts(supervisor, self._sends, self.abort)
 
     async def _close(self) -> None:
         if self._sends is not None:
             await self._sends.drain()  # every send a caller awaits gets its answer
+        if self._aborts is not None:  # the aborts of cancelled callers still reach Redis
+            await self._aborts.drain()
         if self._listener is not None:
             self._listener.unsubscribe(self._inbox)  # waiting callers fail with NotConnected
             await self._listener.release()
@@ -195,7 +197,7 @@ class Client:
         if self._redis is not None:
             await self._redis.aclose()
         self._redis = self._scripts = self._listener = None
-        self._supervisor = self._sends = self._watches = None
+        self._supervisor = self._sends = self._watches = self._aborts = None
 
     @property
     def connected(self) -> bool:
@@ -242,11 +244,13 @@ class Client:
         name: str | None = None,
         unique: bool = False,
         ttl: timedelta | float | None = None,
-    ) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], TaskRef[P, R]]:
+    ) -> StubDecorator:
         """Declare a task this service calls but does not implement.
 
         The decorated function's signature is the contract (without the worker's
-        ``ctx`` parameter); its body never runs.
+        ``ctx`` parameter); its body never runs. A streaming task is declared as an
+        async generator (``-> AsyncIterator[Item]`` with a ``yield`` in the body)
+        and becomes a :class:`StreamRef`.
 
         :param name: the task's registered name; default the function's ``__name__``.
         :param unique: match the worker's ``unique=True`` (one live instance per
@@ -256,17 +260,7 @@ class Client:
         """
         ttl_s = seconds(ttl, "ttl")
         ttl_ms = DEFAULT_TTL_MS if ttl_s is None else int(ttl_s * 1000)
-
-        def decorate(fn: Callable[P, Coroutine[Any, Any, R]]) -> TaskRef[P, R]:
-            return TaskRef(
-                self,
-                name or fn.__name__,
-                unique=unique,
-                signature=inspect.signature(fn),
-                ttl_ms=ttl_ms,
-            )
-
-        return decorate
+        return StubDecorator(self, name, unique, ttl_ms)
 
     def enqueue_unsafe(self, fn_name: str, /, *args: Any, **kwargs: Any) -> TaskResult[Any]:
         """Build a call of a task by name, for dynamic callers; nothing is type-checked.
@@ -338,6 +332,21 @@ class Client:
             raise self._not_connected()
         return Wait(self._listener, self._inbox, task_id, timeout, self._watch, self._decode)
 
+    def view(self, task_id: str) -> View:
+        """A live watch of ``task_id``'s progress or items, over this client's inbox."""
+        if self._listener is None:
+            raise self._not_connected()
+        scripts, client_id = self.scripts, self.client_id
+
+        def read(after: str, count: int) -> Any:
+            return scripts.view(client_id, task_id, after, count)
+
+        config = self.config
+        listener, inbox = self._listener, self._inbox
+        return View(
+            listener, inbox, task_id, read, self._decode, config.signer, config.deserializer
+        )
+
     def _watch(self, task_id: str) -> asyncio.Future[WatchReply]:
         if self._watches is None:
             raise self._not_connected()
@@ -371,10 +380,16 @@ class Client:
         """Abort a task; see :meth:`TaskResult.abort`."""
         return await abort_task(self.scripts, self.signer, self.wait, task_id, timeout)
 
+    def abort_soon(self, task_id: str) -> None:
+        """Abort a task in the background (its caller was cancelled), after every send
+        queued so far went out: a send of it still in flight lands first."""
+        if self._aborts is not None:
+            self._aborts.add(task_id)
+
     async def reschedule(self, task_id: str, due_ms: int) -> bool:
         """Move a scheduled task to ``due_ms`` (0: unschedule it)."""
         return await reschedule_task(self.scripts, self.signer, task_id, due_ms)
 
     async def status(self, task_id: str) -> tuple[TaskStatus, TaskInfo | None]:
         """Where a task is, and its details while it is live."""
-        return await task_status(self.scripts, task_id)
+        return await task_status(self.scripts, self.signer, task_id)

@@ -29,7 +29,6 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 
 from .._aio import Backoff, Supervisor
-from .._outcome import decode_inbox_message
 from .._redact import redact_text, redact_url
 from .._redis import ACL_DOCS, DEAD_PEER_S, is_unavailable
 from ..errors import ConfigurationError, NotConnected
@@ -167,10 +166,10 @@ class ResultListener:
                     waiter.wake()
             self._mark_dirty(channel)
 
-    def expect(self, channel: str, task_id: str) -> Waiter:
-        """A waiter for the next message routed to ``task_id`` on a subscribed channel;
-        give it back with :meth:`forget`."""
-        waiter = Waiter()
+    def expect(self, channel: str, task_id: str, *, live: bool = False) -> Waiter:
+        """A waiter for the outcome routed to ``task_id`` on a subscribed channel (and,
+        ``live``, its progress and items); give it back with :meth:`forget`."""
+        waiter = Waiter(live=live)
         entry = self._channels.get(channel)
         if entry is None or entry.routes is None:
             waiter.error = RuntimeError(f"{channel} is not subscribed (the client is closed)")
@@ -343,17 +342,7 @@ class ResultListener:
                 logger.error("%s", error)
 
     def _deliver(self, entry: Channel, data: bytes) -> None:
-        if entry.routes is not None:
-            try:
-                task_id, message = decode_inbox_message(data)
-            except (ValueError, UnicodeDecodeError):
-                logger.warning(
-                    "dropped a malformed message on an inbox channel (%d bytes)", len(data)
-                )
-                return
-            for waiter in entry.routes.get(task_id, ()):
-                waiter.message = message
-                waiter.wake()
+        entry.route(data)
         for callback in list(entry.callbacks):
             try:
                 callback(data)

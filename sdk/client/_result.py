@@ -7,17 +7,21 @@ The handle keeps its own state (sent, attempted); the client never touches it.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from .._models import TaskInfo, TaskOutcome, TaskStatus
+from typing_extensions import Self
+
+from .._models import Progress, TaskInfo, TaskOutcome, TaskStatus
 from .._time import due_ms, seconds
-from ..errors import ConfigurationError, RelayqError
+from ..errors import ConfigurationError, RelayqError, ResultTimeout
 from ._request import TaskRequest
 
 if TYPE_CHECKING:
+    from ._viewing import View
     from ._waiting import Wait
 
 __all__ = ["Sender", "TaskResult", "send_all"]
@@ -47,8 +51,16 @@ class Sender(Protocol):
         """A wait for the outcome of ``task_id`` (``async with``)."""
         ...
 
+    def view(self, task_id: str) -> View:
+        """A live watch of ``task_id``'s progress or items (``async with``)."""
+        ...
+
     async def abort(self, task_id: str, timeout: float | None) -> bool:
         """Abort the task; whether it was aborted."""
+        ...
+
+    def abort_soon(self, task_id: str) -> None:
+        """Abort the task in the background, after any send of it still in flight."""
         ...
 
     async def reschedule(self, task_id: str, due_ms: int) -> bool:
@@ -81,9 +93,9 @@ class TaskResult(Generic[T]):
         self._attempted = False
 
     @classmethod
-    def existing(cls, sender: Sender, fn_name: str, task_id: str) -> TaskResult[T]:
+    def existing(cls, sender: Sender, fn_name: str, task_id: str) -> Self:
         """A handle on a task that was sent elsewhere (it is never sent again)."""
-        handle: TaskResult[T] = cls(sender, TaskRequest(fn_name, (), {}, task_id, shared=True))
+        handle = cls(sender, TaskRequest(fn_name, (), {}, task_id, shared=True))
         handle._sent = handle._attempted = True
         return handle
 
@@ -126,7 +138,7 @@ class TaskResult(Generic[T]):
                 stacklevel=1,
             )
 
-    def __await__(self) -> Generator[Any, None, TaskResult[T]]:
+    def __await__(self) -> Generator[Any, None, Self]:
         return self.start().__await__()
 
     def _with_options(
@@ -163,7 +175,7 @@ class TaskResult(Generic[T]):
         schedule: datetime | None = None,
         key: str | None = None,
         priority: str | None = None,
-    ) -> TaskResult[T]:
+    ) -> Self:
         """Send the task (once) and return this handle.
 
         :param delay: run no earlier than this many seconds (or this ``timedelta``) from now.
@@ -183,16 +195,48 @@ class TaskResult(Generic[T]):
         self._sent = True
         return self
 
-    async def outcome(self, timeout: float | timedelta | None = None) -> TaskOutcome[T]:
+    @property
+    def owned(self) -> bool:
+        """Whether this handle sent the task under a fresh id: then the task is its
+        caller's alone, and a caller that is cancelled while it waits aborts it.
+
+        A task sent with an idempotency ``key``, a ``unique`` task and a handle made
+        from an id (``TaskRef.handle``) may be shared with other callers: they are
+        never aborted by one caller's cancellation.
+        """
+        return self._attempted and not self._request.shared
+
+    async def outcome(
+        self, timeout: float | timedelta | None = None, *, abort_on_timeout: bool = False
+    ) -> TaskOutcome[T]:
         """Send the task if needed and wait for its outcome (success or failure).
+
+        RPC semantics: when the coroutine awaiting this is cancelled
+        (``asyncio.timeout``, ``wait_for``, a closed HTTP request, a task group)
+        and this handle :attr:`owned` the task, the task is aborted too. Wrap the
+        call in ``asyncio.shield`` to wait without owning it.
 
         :param timeout: how long to wait in all; ``None`` waits as long as the task
             exists (a task that no longer exists raises :class:`TaskNotFound` at once).
+        :param abort_on_timeout: when ``timeout`` runs out, abort the task before
+            raising :class:`ResultTimeout` (by default it is left running).
         :raises ResultTimeout: no outcome within ``timeout`` (the task may still finish).
         :raises TaskNotFound: the task is not queued, scheduled or running, and no
             outcome of it is stored (its result expired, or Redis lost it).
         """
-        async with self._sender.wait(self.id, seconds(timeout, "timeout")) as wait:
+        try:
+            return await self._obtain(seconds(timeout, "timeout"))
+        except ResultTimeout:
+            if abort_on_timeout:
+                await self._sender.abort(self.id, 0.0)
+            raise
+        except asyncio.CancelledError:
+            if self.owned:
+                self._sender.abort_soon(self.id)
+            raise
+
+    async def _obtain(self, timeout: float | None) -> TaskOutcome[Any]:
+        async with self._sender.wait(self.id, timeout) as wait:
             if self._sent:
                 return await wait.outcome(routed=False)
             request = self._claim()
@@ -201,21 +245,46 @@ class TaskResult(Generic[T]):
             self._sent = True
             return await wait.outcome(routed=True)
 
-    async def result(self, timeout: float | timedelta | None = None) -> T:
-        """Send the task if needed, wait, and return its value.
+    async def result(
+        self, timeout: float | timedelta | None = None, *, abort_on_timeout: bool = False
+    ) -> T:
+        """Send the task if needed, wait, and return its value (see :meth:`outcome`
+        for ``timeout``, ``abort_on_timeout`` and what cancelling the wait does).
 
         :raises TaskFailed: the task raised (``TaskTimedOut`` / ``TaskAborted`` included).
         :raises ResultTimeout: no outcome within ``timeout`` (the task may still finish).
         :raises TaskNotFound: the task is nowhere (see :meth:`outcome`).
         """
-        return (await self.outcome(timeout)).unwrap()
+        return (await self.outcome(timeout, abort_on_timeout=abort_on_timeout)).unwrap()
+
+    async def _send_for(self, view: View) -> None:
+        """Send the task (if this handle has not yet) so that ``view`` sees all of it."""
+        if self._sent:
+            return
+        request = self._claim()
+        await view.subscribed()
+        await self._sender.send(request, reply=True)
+        self._sent = True
+
+    async def progress(self) -> AsyncIterator[Progress]:
+        """Send the task if needed and follow its progress (``ctx.progress`` in the
+        task): the last report so far first, then each new one as it is made;
+        the iteration ends when the task ends. Stopping it leaves the task alone.
+
+        :raises TaskNotFound: the task is nowhere.
+        """
+        async with self._sender.view(self.id) as view:
+            await self._send_for(view)
+            async for report in view.progress():
+                yield report
 
     async def abort(self, timeout: float | timedelta | None = 5.0) -> bool:
         """Abort the task if it has not finished; ``True`` if it was aborted.
 
         A queued or scheduled task is removed at once. A running one is cancelled
         by its worker (a sync task's thread runs on, but its result is discarded),
-        and this waits up to ``timeout`` for that to be confirmed. Waiters receive
+        and this waits up to ``timeout`` for that to be confirmed (``0``: it does
+        not wait, and returns ``False`` for a running task). Waiters receive
         :class:`~sdk.errors.TaskAborted`. A finished or unknown task is left as it is
         (``False``), and nothing is written to Redis for it.
         """

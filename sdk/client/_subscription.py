@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import deque
 from collections.abc import Callable
 
+from .._live import KIND_OUTCOME, decode_inbox_message
+
 __all__ = ["Channel", "Waiter"]
+
+logger = logging.getLogger("relayq.client")
 
 
 class Waiter:
@@ -13,15 +19,19 @@ class Waiter:
 
     :ivar ready: the channel it waits on is subscribed on the current connection
         (after a reconnect it is ``False`` until Redis confirms the subscription again).
-    :ivar message: the routed message, once one arrived.
+    :ivar message: the routed outcome, once one arrived.
+    :ivar live: for a live watcher, the progress reports and item batches routed
+        to it, oldest first, as ``(kind, body)``; ``None`` for a waiter that only
+        wants the outcome (they are not kept for it).
     :ivar error: set instead when the channel could not be subscribed.
     """
 
-    __slots__ = ("error", "fut", "message", "ready")
+    __slots__ = ("error", "fut", "live", "message", "ready")
 
-    def __init__(self) -> None:
+    def __init__(self, *, live: bool = False) -> None:
         self.ready = False
         self.message: bytes | None = None
+        self.live: deque[tuple[str, bytes]] | None = deque() if live else None
         self.error: BaseException | None = None
         self.fut: asyncio.Future[None] | None = None
 
@@ -66,6 +76,24 @@ class Channel:
     def wanted(self) -> bool:
         """Whether anyone still needs this channel subscribed."""
         return bool(self.callbacks or self.watchers) or self.routes is not None
+
+    def route(self, data: bytes) -> None:
+        """Hand an inbox message to the waiters of its task (and wake them)."""
+        if not self.routes:
+            return
+        try:
+            kind, task_id, body = decode_inbox_message(data)
+        except (ValueError, UnicodeDecodeError):
+            logger.warning("dropped a malformed message on an inbox channel (%d bytes)", len(data))
+            return
+        for waiter in self.routes.get(task_id, ()):
+            if kind == KIND_OUTCOME:
+                waiter.message = body
+            elif waiter.live is not None:
+                waiter.live.append((kind, body))
+            else:
+                continue
+            waiter.wake()
 
     def all_waiters(self) -> list[Waiter]:
         """Every waiter of the channel, routed ones included."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from typing_extensions import ParamSpec
 
@@ -62,16 +62,15 @@ class TaskRef(Generic[P, R]):
 
         ``n = await fetch.enqueue(url).result()`` sends it and waits for the value.
         """
+        return TaskResult(self._client, self._request(args, kwargs))
+
+    def _request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> TaskRequest:
         if not self.unique:  # every argument positional: the fastest build of a named tuple
-            request = TaskRequest(
-                self.name, args, kwargs, new_task_id(), False, 0, None, self.ttl_ms
-            )
-        else:
-            task_id = unique_task_id(
-                self._client.serializer, self.name, args, kwargs, self.call_signature
-            )
-            request = TaskRequest(self.name, args, kwargs, task_id, True, ttl_ms=self.ttl_ms)
-        return TaskResult(self._client, request)
+            return TaskRequest(self.name, args, kwargs, new_task_id(), False, 0, None, self.ttl_ms)
+        task_id = unique_task_id(
+            self._client.serializer, self.name, args, kwargs, self.call_signature
+        )
+        return TaskRequest(self.name, args, kwargs, task_id, True, ttl_ms=self.ttl_ms)
 
     def handle(self, task_id: str) -> TaskResult[R]:
         """A handle on an already-sent call of this task, by id (to wait, abort, ...)."""

@@ -10,7 +10,7 @@ from ..errors import Retry
 from ._context import CallNext, Middleware, WrappedContext
 from ._options import WorkerOptions
 from ._scheduler import CronJob
-from ._task import Task, TaskOptions
+from ._task import StreamTask, Task, TaskOptions
 from ._worker import Worker
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "CronJob",
     "Middleware",
     "Retry",
+    "StreamTask",
     "Task",
     "TaskOptions",
     "Worker",

@@ -10,7 +10,7 @@ import asyncio
 import contextvars
 import functools
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
@@ -18,7 +18,10 @@ from typing import Any, Final
 from ._context import Middleware, WrappedContext
 from ._task import Task
 
-__all__ = ["BadArguments", "Caller", "TimedOut"]
+__all__ = ["BadArguments", "Caller", "Emit", "TimedOut"]
+
+#: Where a streaming task's items go, one by one (the worker writes them to Redis).
+Emit = Callable[[Any], Awaitable[None]]
 
 
 class TimedOut(Exception):
@@ -28,6 +31,24 @@ class TimedOut(Exception):
 
 class BadArguments(Exception):
     """The stored arguments do not fit the task's signature."""
+
+
+async def drain(items: AsyncIterator[Any], emit: Emit) -> int:
+    """Run a streaming task: pass each item it yields to ``emit``; how many it yielded.
+
+    The generator is closed however this ends, so its ``finally`` blocks run here,
+    inside the task's timeout and lifespan, not later in the garbage collector.
+    """
+    count = 0
+    try:
+        async for item in items:
+            await emit(item)
+            count += 1
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return count
 
 
 async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
@@ -112,6 +133,10 @@ def _in_thread(gate: _Gate, call: Callable[[], Any]) -> Any:
         raise _Escaped(exc) from None
 
 
+async def _discard_item(_item: Any) -> None:
+    return None
+
+
 def _discard(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled():
         fut.exception()
@@ -142,19 +167,21 @@ class Caller:
         ctx: WrappedContext[Any],
         args: list[Any],
         kwargs: dict[str, Any],
+        emit: Emit | None = None,
     ) -> Any:
-        """Run the task's function through the middleware and the task lifespan.
+        """Run the task's function through the middleware and the task lifespan; a
+        streaming task's items go to ``emit`` and its value is how many there were.
 
         :raises TimedOut: it ran past its timeout.
         :raises BadArguments: the arguments do not fit its signature.
         """
         middleware = self._middleware
         if not middleware:
-            return await self._with_lifespan(task, ctx, args, kwargs)
+            return await self._with_lifespan(task, ctx, args, kwargs, emit)
 
         async def call_at(index: int) -> Any:
             if index == len(middleware):
-                return await self._with_lifespan(task, ctx, args, kwargs)
+                return await self._with_lifespan(task, ctx, args, kwargs, emit)
             return await middleware[index](ctx, lambda: call_at(index + 1))
 
         return await call_at(0)
@@ -165,11 +192,12 @@ class Caller:
         ctx: WrappedContext[Any],
         args: list[Any],
         kwargs: dict[str, Any],
+        emit: Emit | None,
     ) -> Any:
         if self._task_lifespan is None:
-            return await self._invoke(task, ctx, args, kwargs)
+            return await self._invoke(task, ctx, args, kwargs, emit)
         async with self._task_lifespan(ctx):
-            return await self._invoke(task, ctx, args, kwargs)
+            return await self._invoke(task, ctx, args, kwargs, emit)
 
     async def _invoke(
         self,
@@ -177,15 +205,18 @@ class Caller:
         ctx: WrappedContext[Any],
         args: list[Any],
         kwargs: dict[str, Any],
+        emit: Emit | None,
     ) -> Any:
         timeout = task.options.timeout_s
-        if task.is_async:
+        if task.is_async or task.is_stream:
             try:
-                # calling a coroutine function binds its arguments without running
-                # its body, so a TypeError here is a call that does not fit
-                coro = task.fn(ctx, *args, **kwargs)
+                # calling a coroutine (or async generator) function binds its
+                # arguments without running its body, so a TypeError here is a call
+                # that does not fit
+                called = task.fn(ctx, *args, **kwargs)
             except TypeError as exc:
                 raise BadArguments(_bind_message(task, exc)) from None
+            coro = drain(called, emit or _discard_item) if task.is_stream else called
             if timeout is None:
                 return await coro
             return await _with_timeout(coro, timeout)

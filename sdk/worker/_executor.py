@@ -15,15 +15,17 @@ import traceback
 from typing import Any, Final
 
 from .. import _outcome
+from .._aio import Supervisor
 from .._codec import Deserializer, Serializer
 from .._envelope import decode_args
-from .._scripts import TASK_TTL
+from .._scripts import TASK_TTL, Scripts
 from .._signing import Signer, verify_task
 from .._time import from_ms, now_ms
 from ..errors import Retry, SerializationError
 from ._calling import BadArguments, Caller, TimedOut
 from ._context import WrappedContext
 from ._delivery import Delivery
+from ._live import LiveRun, StreamOptions
 from ._settlement import Finished, Retrying, Settlement
 from ._task import Task
 
@@ -47,13 +49,17 @@ class Executor:
     """Runs deliveries for one worker.
 
     :param tasks: the worker's registry, name -> task.
-    :param max_result_bytes: an outcome whose value encodes larger fails the task.
+    :param scripts: where a running task's progress and items are written.
+    :param max_result_bytes: an outcome whose value (or a streamed item) encodes
+        larger fails the task.
     """
 
     def __init__(
         self,
         *,
         tasks: dict[str, Task[Any, Any]],
+        scripts: Scripts,
+        supervisor: Supervisor,
         caller: Caller,
         deps: Any,
         redis: Any,
@@ -65,6 +71,8 @@ class Executor:
         max_result_bytes: int,
     ) -> None:
         self._tasks = tasks
+        self._scripts = scripts
+        self._supervisor = supervisor
         self._caller = caller
         self._deps = deps
         self._redis = redis
@@ -85,6 +93,7 @@ class Executor:
         opts = task.options
         if d.tries > opts.max_tries:
             return self._exhausted(d, opts.max_tries)
+        live = self._live(d, task)
         ctx: WrappedContext[Any] = WrappedContext(
             self._deps,
             d.task_id,
@@ -94,9 +103,10 @@ class Executor:
             from_ms(d.enqueue_ms),
             self._queue_name,
             self._redis,
+            live,
         )
         try:
-            value = await self._caller.call(task, ctx, args, kwargs)
+            value = await self._call(task, ctx, args, kwargs, live)
         except asyncio.CancelledError:
             raise
         except Retry as retry:
@@ -113,6 +123,40 @@ class Executor:
             name = type(exc).__qualname__
             return self._failure(d, _outcome.KIND_FAILED, name, _message(exc), tb, start_ms)
         return self._success(d, task, value, start_ms)
+
+    async def _call(
+        self,
+        task: Task[Any, Any],
+        ctx: WrappedContext[Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+        live: LiveRun,
+    ) -> Any:
+        """Call the task; what it reported (its last progress, items not written yet)
+        reaches Redis before its outcome, and nothing more once it was cancelled."""
+        try:
+            value = await self._caller.call(
+                task, ctx, args, kwargs, live.emit if task.is_stream else None
+            )
+        except asyncio.CancelledError:
+            live.cancel()
+            raise
+        except BaseException:
+            try:
+                await live.close()
+            except Exception as exc:  # the task's own error is the one to report
+                logger.warning("task %s[%s]: %s", task.name, ctx.task_id, exc)
+            raise
+        await live.close()
+        return value
+
+    def _live(self, d: Delivery, task: Task[Any, Any]) -> LiveRun:
+        stream = None
+        if task.is_stream:
+            opts = task.options
+            max_bytes = self._max_result_bytes
+            stream = StreamOptions(self._serializer, opts.ttl_ms, opts.max_items, max_bytes)
+        return LiveRun(self._scripts, self._supervisor, d, self._signer, stream)
 
     def _resolve(self, d: Delivery, now: int) -> tuple[Task[Any, Any], list[Any], dict[str, Any]]:
         try:

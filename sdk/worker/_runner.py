@@ -103,6 +103,8 @@ class WorkerRun:
         client, config = self._client, self._config
         executor = Executor(
             tasks=self._tasks,
+            scripts=client.scripts,
+            supervisor=self.supervisor,
             caller=self._caller,
             deps=deps,
             redis=client.redis,

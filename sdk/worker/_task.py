@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from .._time import seconds
-from ..client import Client, TaskRef
+from ..client import Client, StreamRef, TaskRef
 from ..errors import ConfigurationError
 from ._context import WrappedContext
 
-__all__ = ["DEFAULT_TTL", "CronDecorator", "Task", "TaskDecorator", "TaskOptions"]
+__all__ = [
+    "DEFAULT_MAX_ITEMS",
+    "DEFAULT_TTL",
+    "CronDecorator",
+    "StreamTask",
+    "Task",
+    "TaskDecorator",
+    "TaskOptions",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Y = TypeVar("Y")
 Deps = TypeVar("Deps")
 
 #: How long an outcome is kept in Redis by default.
 DEFAULT_TTL = timedelta(minutes=5)
+#: Items a streaming task's stream keeps by default (the oldest are trimmed).
+DEFAULT_MAX_ITEMS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +43,7 @@ class TaskOptions:
     :ivar ttl_ms: how long the outcome is stored: ``-1`` forever, ``0`` not at all.
     :ivar unique: one live instance per task name and arguments.
     :ivar retry_on_timeout: a timeout retries the task (while tries remain).
+    :ivar max_items: a streaming task's stream keeps this many items at most.
     """
 
     max_tries: int
@@ -39,6 +51,7 @@ class TaskOptions:
     ttl_ms: int
     unique: bool
     retry_on_timeout: bool = False
+    max_items: int = DEFAULT_MAX_ITEMS
 
     @classmethod
     def build(
@@ -48,6 +61,7 @@ class TaskOptions:
         ttl: float | timedelta | None,
         unique: bool,
         retry_on_timeout: bool = False,
+        max_items: int = DEFAULT_MAX_ITEMS,
     ) -> TaskOptions:
         """Validate user-facing options (raising :class:`ConfigurationError`)."""
         if not isinstance(max_tries, int) or max_tries < 1:
@@ -61,7 +75,9 @@ class TaskOptions:
             ttl_ms = 1  # a sub-millisecond TTL still means "store it"
         if retry_on_timeout and timeout_s is None:
             raise ConfigurationError("retry_on_timeout=True needs a timeout")
-        return cls(max_tries, timeout_s, ttl_ms, unique, retry_on_timeout)
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise ConfigurationError(f"max_items must be an int >= 1, got {max_items!r}")
+        return cls(max_tries, timeout_s, ttl_ms, unique, retry_on_timeout, max_items)
 
 
 #: How a task runs in-process (``task.run()``): given by its worker.
@@ -76,10 +92,12 @@ class Task(TaskRef[P, R]):
 
     :ivar fn: the decorated function.
     :ivar options: its execution options.
-    :ivar is_async: whether ``fn`` is a coroutine function (else it runs in a thread).
+    :ivar is_async: whether ``fn`` is a coroutine function (else it runs in a thread,
+        unless it streams).
+    :ivar is_stream: whether ``fn`` is an async generator: a streaming task.
     """
 
-    __slots__ = ("_run_locally", "fn", "is_async", "options", "signature")
+    __slots__ = ("_run_locally", "fn", "is_async", "is_stream", "options", "signature")
 
     def __init__(
         self,
@@ -102,6 +120,7 @@ class Task(TaskRef[P, R]):
         self.fn = fn
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
+        self.is_stream = inspect.isasyncgenfunction(fn)
         self.signature = signature
 
     async def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -113,17 +132,31 @@ class Task(TaskRef[P, R]):
         return await self._run_locally(self, args, kwargs)  # type: ignore[no-any-return]
 
 
+class StreamTask(Task[P, list[Y]], StreamRef[P, Y]):
+    """A registered streaming task (an async generator): ``enqueue`` returns a
+    :class:`~sdk.client.StreamResult` whose :meth:`~sdk.client.StreamResult.stream`
+    yields its items; :meth:`run` returns the list of them."""
+
+    __slots__ = ()
+
+
 class TaskDecorator(Generic[Deps]):
     """What ``@worker.task(...)`` returns: registers a function, async or sync.
 
     Typed so that the function's first parameter must be ``WrappedContext[Deps]``
     of the worker's own ``Deps``, and the handle keeps the rest of the signature.
+    An async generator becomes a :class:`StreamTask` of its item type.
     """
 
     __slots__ = ("_register",)
 
     def __init__(self, register: Register) -> None:
         self._register = register
+
+    @overload
+    def __call__(
+        self, fn: Callable[Concatenate[WrappedContext[Deps], P], AsyncIterator[Y]]
+    ) -> StreamTask[P, Y]: ...
 
     @overload
     def __call__(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,11 +20,19 @@ from ..errors import ConfigurationError, RelayqError
 from ._calling import Caller
 from ._context import Middleware, WrappedContext
 from ._delivery import LeaseConfig
-from ._local import call_locally
+from ._local import Dependencies
 from ._options import WorkerConfig, WorkerOptions
 from ._runner import WorkerRun, check_server, install_signals, thread_pool
 from ._scheduler import CronJob, validate_crontab
-from ._task import DEFAULT_TTL, CronDecorator, Task, TaskDecorator, TaskOptions
+from ._task import (
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_TTL,
+    CronDecorator,
+    StreamTask,
+    Task,
+    TaskDecorator,
+    TaskOptions,
+)
 
 __all__ = ["Worker"]
 
@@ -90,13 +99,11 @@ class Worker(Generic[Deps]):
     ) -> None:
         self.config, client_options = WorkerConfig.build(options)
         self.client = Client(redis_url, self.config.queue_name, **client_options)
-        self._worker_lifespan = worker_lifespan
+        self._deps = Dependencies(self, worker_lifespan)
         self._task_lifespan = task_lifespan
         self._middleware: list[Middleware[Any]] = list(middleware)
         self._tasks: dict[str, Task[Any, Any]] = {}
         self._crons: dict[str, CronJob] = {}
-        self._deps: Any = None
-        self._has_deps = False
         self._run: WorkerRun | None = None
         self._stop_early = False
         #: Set once :meth:`run` is consuming; cleared when it returns.
@@ -156,8 +163,12 @@ class Worker(Generic[Deps]):
         ttl: timedelta | float | None = DEFAULT_TTL,
         unique: bool = False,
         retry_on_timeout: bool = False,
+        max_items: int = DEFAULT_MAX_ITEMS,
     ) -> TaskDecorator[Deps]:
         """Register an ``async def`` or plain ``def`` task (a sync one runs in a thread).
+
+        An async generator is a streaming task: callers iterate what it yields with
+        ``handle.stream()``, and its result is the list of its items.
 
         :param name: registered name; default the function's ``__name__``.
         :param max_tries: deliveries allowed, retries and crash recoveries included.
@@ -168,8 +179,11 @@ class Worker(Generic[Deps]):
             again while one is queued, scheduled or running returns the live one.
         :param retry_on_timeout: treat a timeout like ``raise Retry()`` (default
             backoff) while tries remain, instead of failing at once.
+        :param max_items: a streaming task's items stream keeps at most this many
+            items (the oldest are trimmed; a consumer that falls further behind gets
+            :class:`~sdk.errors.StreamGap`).
         """
-        options = TaskOptions.build(max_tries, timeout, ttl, unique, retry_on_timeout)
+        options = TaskOptions.build(max_tries, timeout, ttl, unique, retry_on_timeout, max_items)
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
             task: Task[Any, Any] = self._new_task(name or fn.__name__, fn, options)
@@ -214,7 +228,8 @@ class Worker(Generic[Deps]):
         return CronDecorator(register)
 
     def _new_task(self, name: str, fn: Callable[..., Any], options: TaskOptions) -> Task[Any, Any]:
-        return Task(self.client, name, fn, options, self._run_locally)
+        kind = StreamTask if inspect.isasyncgenfunction(fn) else Task
+        return kind(self.client, name, fn, options, self._deps.run_locally)
 
     def _add(self, task: Task[Any, Any]) -> None:
         if task.name in self._tasks:
@@ -286,9 +301,7 @@ class Worker(Generic[Deps]):
 
         :raises RelayqError: the worker is not running.
         """
-        if not self._has_deps:
-            raise RelayqError("worker dependencies exist only while the worker runs")
-        return self._deps  # type: ignore[no-any-return]
+        return self._deps.current()  # type: ignore[no-any-return]
 
     # -- running -------------------------------------------------------------------
 
@@ -323,7 +336,7 @@ class Worker(Generic[Deps]):
         try:
             async with self:
                 await check_server(self.client)
-                async with self._lifespan() as deps:
+                async with self._deps.lifespan() as deps:
                     await run.consume(deps, self.ready.set)
         finally:
             self._run = None
@@ -362,27 +375,3 @@ class Worker(Generic[Deps]):
             self._run.stop()
         else:
             self._stop_early = True
-
-    @asynccontextmanager
-    async def _lifespan(self) -> AsyncIterator[Any]:
-        if self._worker_lifespan is None:
-            self._deps, self._has_deps = None, True
-            try:
-                yield None
-            finally:
-                self._has_deps = False
-            return
-        async with self._worker_lifespan(self) as deps:
-            self._deps, self._has_deps = deps, True
-            try:
-                yield deps
-            finally:
-                self._deps, self._has_deps = None, False
-
-    async def _run_locally(
-        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if self._has_deps:
-            return await call_locally(self.client, self.id, task, self._deps, args, kwargs)
-        async with self._lifespan() as deps:
-            return await call_locally(self.client, self.id, task, deps, args, kwargs)
