@@ -1073,6 +1073,103 @@ async def test_watch(scripts: Scripts, redis: Redis, keys: Keys) -> None:
     assert not await redis.exists(keys.task("nowhere"), keys.result("nowhere"))
 
 
+# -- live.lua and view.lua -----------------------------------------------------------------
+
+
+async def test_live_progress_is_kept_and_published_to_viewers_only(
+    scripts: Scripts, redis: Redis, keys: Keys
+) -> None:
+    """A progress report lands in the hash's ``g`` field and goes to the viewers (not
+    to clients that only wait for the outcome)."""
+    (d,) = await enqueue_and_fetch(scripts, redis, keys, new_task("a", route="waiter"))
+    reply = await scripts.view("viewer", "a", "", 0)
+    assert (reply.state, reply.progress, reply.tries, reply.outcome) == (1, None, 1, None)
+    async with subscribed(redis, keys.inbox("viewer"), keys.inbox("waiter")) as ps:
+        assert await scripts.progress(d, b"REPORT") is True
+        got = await messages(ps, 2, timeout=0.5)
+    assert got == [(keys.inbox("viewer").encode(), b"p" + wire("a", b"REPORT"))]
+    fields = await task_hash(redis, keys, "a")
+    assert (fields["g"], fields["v"], fields["r"]) == (b"REPORT", b"viewer", b"waiter viewer")
+    # a viewer attaching later gets the last report in its reply
+    assert (await scripts.view("late", "a", "", 0)).progress == b"REPORT"
+
+
+async def test_live_items_are_numbered_by_try_and_kept(
+    scripts: Scripts, redis: Redis, keys: Keys
+) -> None:
+    """Items get entry ids ``<try>-<seq>``, the stream is capped and expires after
+    ``keep_ms`` (``-1``: never), and the prebuilt message reaches the viewers."""
+    (d,) = await enqueue_and_fetch(scripts, redis, keys, new_task("a"))
+    await scripts.view("viewer", "a", "", 0)
+    async with subscribed(redis, keys.inbox("viewer")) as ps:
+        ok = await scripts.items(
+            d, [b"i1", b"i2"], first_seq=1, message=b"MSG", keep_ms=60_000, max_items=100
+        )
+        assert ok is True
+        assert await messages(ps, 1) == [(keys.inbox("viewer").encode(), b"i" + wire("a", b"MSG"))]
+    await scripts.items(d, [b"i3"], first_seq=3, message=b"M", keep_ms=-1, max_items=100)
+    stored = await entries(redis, keys.items("a"))
+    assert [(e, f[b"d"]) for e, f in stored] == [(b"1-1", b"i1"), (b"1-2", b"i2"), (b"1-3", b"i3")]
+    assert await redis.pttl(keys.items("a")) == -1
+    reply = await scripts.view("late", "a", "1-1", 10)  # after an entry: exclusive
+    assert reply.items == [(b"1-2", b"i2"), (b"1-3", b"i3")]
+    assert (await scripts.view("late", "a", "-", 2)).items == [(b"1-1", b"i1"), (b"1-2", b"i2")]
+
+
+async def test_live_writes_are_fenced(scripts: Scripts, redis: Redis, keys: Keys) -> None:
+    """A delivery that is no longer the task's current one (reclaimed: the try moved
+    on) writes nothing: no report, no item, no message."""
+    (old,) = await enqueue_and_fetch(scripts, redis, keys, new_task("a"))
+    await set_idle(redis, keys.stream, "w1", old.entry_id, 60_000)
+    (new,) = (await fetch(scripts, consumer="w2", reclaim_ms=30_000)).deliveries
+    await scripts.view("viewer", "a", "", 0)
+    async with subscribed(redis, keys.inbox("viewer")) as ps:
+        assert await scripts.progress(old, b"OLD") is False
+        ok = await scripts.items(old, [b"x"], first_seq=1, message=b"M", keep_ms=1, max_items=9)
+        assert ok is False
+        assert await no_message(ps)
+    assert "g" not in await task_hash(redis, keys, "a")
+    assert not await redis.exists(keys.items("a"))
+    assert await scripts.progress(new, b"NEW") is True
+
+
+async def test_live_restart_drops_earlier_tries(scripts: Scripts, redis: Redis, keys: Keys) -> None:
+    """First seq 0: a new try drops what earlier tries yielded and writes its mark."""
+    (first,) = await enqueue_and_fetch(scripts, redis, keys, new_task("a"))
+    await scripts.items(first, [b"a", b"b"], first_seq=1, message=b"M", keep_ms=9000, max_items=9)
+    await set_idle(redis, keys.stream, "w1", first.entry_id, 60_000)
+    (second,) = (await fetch(scripts, consumer="w2", reclaim_ms=30_000)).deliveries
+    ok = await scripts.items(second, [b"c"], first_seq=0, message=b"M", keep_ms=9000, max_items=9)
+    assert ok is True
+    stored = await entries(redis, keys.items("a"))
+    assert [(e, f) for e, f in stored] == [(b"2-0", {b"r": b""}), (b"2-1", {b"d": b"c"})]
+
+
+async def test_view_of_a_finished_and_a_missing_task(
+    scripts: Scripts, redis: Redis, keys: Keys
+) -> None:
+    """Finished: state 2 with the stored outcome and the items; nowhere: state 0; no
+    route or viewer is written for either."""
+    (d,) = await enqueue_and_fetch(scripts, redis, keys, new_task("a"))
+    await scripts.items(d, [b"x"], first_seq=1, message=b"M", keep_ms=9000, max_items=9)
+    assert await finish(scripts, d, data=b"OUT") is True
+    reply = await scripts.view("c", "a", "-", 10)
+    assert (reply.state, reply.outcome, reply.items) == (2, b"OUT", [(b"1-1", b"x")])
+    missing = await scripts.view("c", "nope", "-", 10)
+    assert (missing.state, missing.outcome, missing.items) == (0, None, [])
+    assert not await redis.exists(keys.task("a"), keys.task("nope"))
+
+
+async def test_enqueue_of_a_reused_id_drops_its_old_items(
+    scripts: Scripts, redis: Redis, keys: Keys
+) -> None:
+    """A new task under a reused id (``fresh`` false) starts without the items of the
+    last one, as it starts without its outcome."""
+    await redis.xadd(keys.items("k"), {"d": "old"}, id="1-1")
+    await scripts.enqueue([new_task("k", fresh=False)])
+    assert not await redis.exists(keys.items("k"))
+
+
 # -- reschedule.lua ------------------------------------------------------------------------
 
 
