@@ -25,7 +25,7 @@ from ..errors import Retry, SerializationError
 from ._calling import BadArguments, Caller, TimedOut
 from ._context import WrappedContext
 from ._delivery import Delivery
-from ._live import LiveRun, StreamOptions
+from ._live import ItemSink, LiveRun, StreamOptions
 from ._settlement import Finished, Retrying, Settlement
 from ._task import Task
 
@@ -136,7 +136,7 @@ class Executor:
         reaches Redis before its outcome, and nothing more once it was cancelled."""
         try:
             value = await self._caller.call(
-                task, ctx, args, kwargs, live.emit if task.is_stream else None
+                task, ctx, args, kwargs, None if live.items is None else live.items.emit
             )
         except asyncio.CancelledError:
             live.cancel()
@@ -151,12 +151,13 @@ class Executor:
         return value
 
     def _live(self, d: Delivery, task: Task[Any, Any]) -> LiveRun:
-        stream = None
+        items = None
         if task.is_stream:
             opts = task.options
             max_bytes = self._max_result_bytes
             stream = StreamOptions(self._serializer, opts.ttl_ms, opts.max_items, max_bytes)
-        return LiveRun(self._scripts, self._supervisor, d, self._signer, stream)
+            items = ItemSink(self._scripts, self._supervisor, d, self._signer, stream)
+        return LiveRun(self._scripts, self._supervisor, d, self._signer, items)
 
     def _resolve(self, d: Delivery, now: int) -> tuple[Task[Any, Any], list[Any], dict[str, Any]]:
         try:

@@ -30,7 +30,7 @@ from .._time import now_ms
 from ..errors import RelayqError, SerializationError
 from ._delivery import Delivery
 
-__all__ = ["MAX_BUFFERED", "PROGRESS_INTERVAL_S", "LiveRun", "StreamOptions"]
+__all__ = ["MAX_BUFFERED", "PROGRESS_INTERVAL_S", "ItemSink", "LiveRun", "StreamOptions"]
 
 logger = logging.getLogger("relayq.worker")
 
@@ -69,24 +69,19 @@ class StreamOptions:
         self.max_item_bytes = max_item_bytes
 
 
-class LiveRun:
-    """Progress and items of one delivery (use :meth:`close` when its run ended)."""
+class ItemSink:
+    """The items of one delivery of a streaming task, on their way to Redis."""
 
     __slots__ = (
         "_buffer",
-        "_closing",
         "_d",
         "_error",
         "_flusher",
-        "_last_progress",
-        "_pending",
-        "_progress_task",
+        "_options",
         "_restart",
         "_scripts",
         "_seq",
         "_signer",
-        "_sleeping",
-        "_stream",
         "_supervisor",
         "_written_seq",
     )
@@ -97,29 +92,125 @@ class LiveRun:
         supervisor: Supervisor,
         d: Delivery,
         signer: Signer | None,
-        stream: StreamOptions | None,
+        options: StreamOptions,
     ) -> None:
         self._scripts = scripts
         self._supervisor = supervisor
         self._d = d
         self._signer = signer
-        self._stream = stream
-        self._sleeping = False
-        self._closing = False
-        self._pending: bytes | None = None
-        self._last_progress = 0.0
-        self._progress_task: asyncio.Task[None] | None = None
+        self._options = options
         self._buffer: list[bytes] = []
         self._seq = 1  # the seq of the next item
         self._written_seq = 1  # the seq of the first item not written yet
-        # a later try starts the stream again, visibly: a restart mark is its first write
-        self._restart = stream is not None and d.tries > 1
-        self._flusher: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        # a later try starts the stream again, visibly: a restart mark is its first write
+        self._restart = d.tries > 1
         if self._restart:
             self._flusher = supervisor.spawn(self._flush(), report=False)
 
-    # -- progress ------------------------------------------------------------------
+    async def emit(self, value: Any) -> None:
+        """Add one item the task yielded; written soon, without waiting for it.
+
+        :raises SerializationError: the item cannot be serialized, or is too large.
+        :raises RelayqError: an earlier write failed (the task fails with it).
+        """
+        if self._error is not None:
+            raise self._error
+        d, seq, options = self._d, self._seq, self._options
+        try:
+            data = options.serializer(value)
+        except Exception as exc:
+            raise SerializationError(
+                f"cannot serialize item {seq} of task {d.fn_name!r}: {exc}"
+            ) from exc
+        if isinstance(data, str):
+            data = data.encode()
+        if len(data) > options.max_item_bytes:
+            raise SerializationError(
+                f"item {seq} of task {d.fn_name!r} encodes to {len(data)} bytes, over the "
+                f"max_payload_bytes limit of {options.max_item_bytes}"
+            )
+        self._buffer.append(seal_item(self._signer, d.task_id, d.tries, seq, data))
+        self._seq = seq + 1
+        if self._flusher is None or self._flusher.done():
+            self._flusher = self._supervisor.spawn(self._flush(), report=False)
+        elif len(self._buffer) >= MAX_BUFFERED:
+            await asyncio.shield(self._flusher)  # a generator far ahead waits for Redis
+
+    async def _flush(self) -> None:
+        d, options = self._d, self._options
+        try:
+            while self._buffer or self._restart:
+                batch, self._buffer = self._buffer, []
+                first = 0 if self._restart else self._written_seq
+                written = await self._scripts.items(
+                    d,
+                    batch,
+                    first_seq=first,
+                    message=encode_batch(d.tries, first, batch),
+                    keep_ms=options.keep_ms,
+                    max_items=options.max_items,
+                )
+                if not written:
+                    raise LeaseLost(f"task {d.task_id}: the delivery is no longer current")
+                self._restart = False
+                self._written_seq += len(batch)
+        except Exception as exc:
+            self._error = exc
+
+    async def close(self) -> None:
+        """Wait until every item is written.
+
+        :raises Exception: a write failed (the task fails with it).
+        """
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        if self._error is not None:
+            raise self._error
+
+    def cancel(self) -> None:
+        """Write nothing more."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+
+
+class LiveRun:
+    """Progress and (a streaming task) items of one delivery; :meth:`close` it when
+    its run ended, :meth:`cancel` it when the run was cancelled."""
+
+    __slots__ = (
+        "_closing",
+        "_d",
+        "_last_progress",
+        "_pending",
+        "_progress_task",
+        "_scripts",
+        "_signer",
+        "_sleeping",
+        "_supervisor",
+        "items",
+    )
+
+    def __init__(
+        self,
+        scripts: Scripts,
+        supervisor: Supervisor,
+        d: Delivery,
+        signer: Signer | None,
+        items: ItemSink | None,
+    ) -> None:
+        self._scripts = scripts
+        self._supervisor = supervisor
+        self._d = d
+        self._signer = signer
+        #: Where a streaming task's items go (``None`` for other tasks).
+        self.items = items
+        self._pending: bytes | None = None
+        self._last_progress = 0.0
+        self._progress_task: asyncio.Task[None] | None = None
+        self._sleeping = False
+        self._closing = False
 
     async def progress(self, fraction: float, message: str | None) -> None:
         """Report progress; written now, or with the next write if one was recent."""
@@ -156,8 +247,6 @@ class LiveRun:
         self._last_progress = time.monotonic()
         try:
             await self._scripts.progress(self._d, report)
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-            raise
         except Exception as exc:  # progress is advisory: the task carries on without it
             logger.warning(
                 "task %s[%s]: progress not written: %s",
@@ -165,64 +254,6 @@ class LiveRun:
                 self._d.task_id,
                 redact_text(str(exc)),
             )
-
-    # -- items ---------------------------------------------------------------------
-
-    async def emit(self, value: Any) -> None:
-        """Add one item a streaming task yielded.
-
-        :raises SerializationError: the item cannot be serialized, or is too large.
-        :raises RelayqError: an earlier write failed (the task fails with it).
-        """
-        stream = self._stream
-        assert stream is not None, "emit() on a task that does not stream"
-        if self._error is not None:
-            raise self._error
-        d, seq = self._d, self._seq
-        try:
-            data = stream.serializer(value)
-        except Exception as exc:
-            raise SerializationError(
-                f"cannot serialize item {seq} of task {d.fn_name!r}: {exc}"
-            ) from exc
-        if isinstance(data, str):
-            data = data.encode()
-        if len(data) > stream.max_item_bytes:
-            raise SerializationError(
-                f"item {seq} of task {d.fn_name!r} encodes to {len(data)} bytes, over the "
-                f"max_payload_bytes limit of {stream.max_item_bytes}"
-            )
-        self._buffer.append(seal_item(self._signer, d.task_id, d.tries, seq, data))
-        self._seq = seq + 1
-        if self._flusher is None or self._flusher.done():
-            self._flusher = self._supervisor.spawn(self._flush(), report=False)
-        elif len(self._buffer) >= MAX_BUFFERED:
-            await asyncio.shield(self._flusher)  # a fast generator waits for Redis
-
-    async def _flush(self) -> None:
-        stream = self._stream
-        assert stream is not None
-        d = self._d
-        try:
-            while self._buffer or self._restart:
-                batch, self._buffer = self._buffer, []
-                first = 0 if self._restart else self._written_seq
-                written = await self._scripts.items(
-                    d,
-                    batch,
-                    first_seq=first,
-                    message=encode_batch(d.tries, first, batch),
-                    keep_ms=stream.keep_ms,
-                    max_items=stream.max_items,
-                )
-                if not written:
-                    raise LeaseLost(f"task {d.task_id}: the delivery is no longer current")
-                self._restart = False
-                self._written_seq += len(batch)
-        except Exception as exc:
-            self._error = exc
-
-    # -- the end -------------------------------------------------------------------
 
     async def close(self) -> None:
         """Write what is pending (the last progress, items not written yet).
@@ -238,13 +269,12 @@ class LiveRun:
                 await asyncio.shield(task)
         if self._pending is not None:
             await self._write_progress()
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
-            if self._error is not None:
-                raise self._error
+        if self.items is not None:
+            await self.items.close()
 
     def cancel(self) -> None:
         """The run was cancelled (aborted, lease lost, shutdown): write nothing more."""
-        for task in (self._progress_task, self._flusher):
-            if task is not None and not task.done():
-                task.cancel()
+        if self._progress_task is not None and not self._progress_task.done():
+            self._progress_task.cancel()
+        if self.items is not None:
+            self.items.cancel()
