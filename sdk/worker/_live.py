@@ -38,6 +38,9 @@ logger = logging.getLogger("relayq.worker")
 PROGRESS_INTERVAL_S: Final = 0.1
 #: Items a streaming task may be ahead of Redis before its ``yield`` waits.
 MAX_BUFFERED: Final = 1000
+# a generator that never awaits still lets the writer run this often, so its items
+# go out in batches of about this size rather than of MAX_BUFFERED
+_YIELD_EVERY: Final = 64
 
 
 class LeaseLost(RelayqError):
@@ -135,8 +138,11 @@ class ItemSink:
         self._seq = seq + 1
         if self._flusher is None or self._flusher.done():
             self._flusher = self._supervisor.spawn(self._flush(), report=False)
+            await asyncio.sleep(0)  # let it send at once, also for a generator that never awaits
         elif len(self._buffer) >= MAX_BUFFERED:
             await asyncio.shield(self._flusher)  # a generator far ahead waits for Redis
+        elif len(self._buffer) % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # let a write that came back start the next batch
 
     async def _flush(self) -> None:
         d, options = self._d, self._options
