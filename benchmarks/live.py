@@ -35,7 +35,13 @@ repeat starts ONE worker process of this script (``concurrency=32``, a normal
    lease renewal included, which the control shows. A watcher here (``async for
    p in handle.progress()``, which sends the task) counts the reports it
    receives: the worker writes at most one per ``PROGRESS_INTERVAL_S`` (0.1 s),
-   so ~10/s; it must receive the last one, ``(K-1)/K``, and the controls none.
+   so ~10/s; it must receive the last one, ``(K-1)/K``, and the controls none;
+4. **abort on cancellation**: ``--aborts`` (20) times, a caller awaits
+   ``result()`` of a task that sleeps 10 s, and cancels that wait once the worker
+   reported the body started; the worker reports the ``monotonic_ns()`` at which
+   the body saw its ``CancelledError``. Latency = that minus the caller's clock
+   right after ``cancel()``: the background abort, the control message and the
+   worker's reaction. p50 and max.
 
 With ``--repeat`` > 1 the table shows every run and the median.
 
@@ -126,6 +132,25 @@ class Tasks:
     stamps: StreamTask[[int, float, str], int]
     progress: Task[[int, str], int]
     control: Task[[int, str], int]
+    sleeper: Task[[str], int]
+
+
+def _sleeper(worker: Worker[None]) -> Task[[str], int]:
+    """A 10 s task: cancelling the caller's wait aborts it, and the worker reports
+    when its body sees that."""
+
+    @worker.task(max_tries=1)
+    async def sleeper(ctx: WrappedContext[None], tag: str) -> int:
+        Ran.count += 1
+        emit(f"started-{tag}")
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            emit(f"cancelled-{tag}", at_ns=time.monotonic_ns())
+            raise
+        return 0
+
+    return sleeper
 
 
 def build(redis_url: str, queue: str, concurrency: int) -> tuple[Worker[None], Tasks]:
@@ -172,7 +197,7 @@ def build(redis_url: str, queue: str, concurrency: int) -> tuple[Worker[None], T
             extra["in_call_s"] = in_call / 1e9
         return k
 
-    return worker, Tasks(items, stamps, progress_loop, control_loop)
+    return worker, Tasks(items, stamps, progress_loop, control_loop, _sleeper(worker))
 
 
 # -- worker side (a child process) -------------------------------------------------
@@ -399,6 +424,31 @@ async def progress_phase(
     }
 
 
+async def abort_phase(t: Tasks, child: Child, samples: int) -> dict[str, Any]:
+    """4. from cancelling a caller's ``result()`` of a running 10 s task to the task's
+    body seeing its ``CancelledError`` (RPC semantics: the cancellation aborts it)."""
+    lat: list[float] = []
+    for j in range(samples):
+        tag = f"abort{j}"
+        handle = t.sleeper.enqueue(tag)
+        waiter = asyncio.ensure_future(handle.result())
+        await child.read_until(f"started-{tag}", 10)
+        waiter.cancel()
+        at = time.monotonic_ns()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise SystemExit(f"abort {j}: the cancelled wait returned")
+        seen = await child.read_until(f"cancelled-{tag}", 10)
+        lat.append((seen["at_ns"] - at) / 1e6)
+    return {
+        "abort_p50_ms": percentile(lat, 50),
+        "abort_max_ms": max(lat),
+    }
+
+
 async def one_run(a: argparse.Namespace, redis: RedisServer, run: int) -> dict[str, Any]:
     redis.client.flush()
     queue = f"bench-{os.urandom(4).hex()}"
@@ -418,11 +468,13 @@ async def one_run(a: argparse.Namespace, redis: RedisServer, run: int) -> dict[s
             out.update(await latency_phase(t, a.m, a.pace_ms / 1000, "paced"))
             out.update(await latency_phase(t, a.m, 0.0, "burst"))
             out.update(await progress_phase(a, t, redis.client, child))
+            out.update(await abort_phase(t, child, a.aborts))
         wres = await child.stop(timeout=60)
     finally:
         child.kill()
-    if wres["executed"] != len(TASK_TAGS):
-        raise SystemExit(f"worker ran {wres['executed']} task bodies, expected {len(TASK_TAGS)}")
+    expected = len(TASK_TAGS) + a.aborts
+    if wres["executed"] != expected:
+        raise SystemExit(f"worker ran {wres['executed']} task bodies, expected {expected}")
     return out
 
 
@@ -464,6 +516,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("control: Redis cmds/s", "control_cmds_per_s", "{:.1f}"),
     ("progress: reports received", "progress_reports", "{:.0f}"),
     ("progress: reports received /s", "progress_reports_per_s", "{:.1f}"),
+    ("abort: cancel to task body (p50 ms)", "abort_p50_ms", "{:.2f}"),
+    ("abort: cancel to task body (max ms)", "abort_max_ms", "{:.2f}"),
 ]
 
 
@@ -560,6 +614,7 @@ def main() -> None:
     p.add_argument("--m", type=int, default=2000, help="time-stamped items (2000)")
     p.add_argument("--pace-ms", type=float, default=1.0, help="sleep before each (1 ms)")
     p.add_argument("--k", type=int, default=3000, help="progress calls, one per ms (3000)")
+    p.add_argument("--aborts", type=int, default=20, help="cancelled 10 s tasks (20)")
     p.add_argument("--concurrency", type=int, default=32, help="worker concurrency (32)")
     p.add_argument("--repeat", type=int, default=1, help="runs; the table adds the median")
     p.add_argument(

@@ -13,6 +13,10 @@ __all__ = ["Channel", "Waiter"]
 
 logger = logging.getLogger("relayq.client")
 
+#: Live messages kept for one watcher that does not keep up; past this they are
+#: dropped and the watcher reads back from Redis instead (memory stays bounded).
+LIVE_CAP = 256
+
 
 class Waiter:
     """One caller waiting for one message routed to it; woken whenever its state changes.
@@ -23,15 +27,18 @@ class Waiter:
     :ivar live: for a live watcher, the progress reports and item batches routed
         to it, oldest first, as ``(kind, body)``; ``None`` for a waiter that only
         wants the outcome (they are not kept for it).
+    :ivar overflowed: live messages were dropped (the watcher fell more than
+        :data:`LIVE_CAP` behind): it must read back what it missed.
     :ivar error: set instead when the channel could not be subscribed.
     """
 
-    __slots__ = ("error", "fut", "live", "message", "ready")
+    __slots__ = ("error", "fut", "live", "message", "overflowed", "ready")
 
     def __init__(self, *, live: bool = False) -> None:
         self.ready = False
         self.message: bytes | None = None
         self.live: deque[tuple[str, bytes]] | None = deque() if live else None
+        self.overflowed = False
         self.error: BaseException | None = None
         self.fut: asyncio.Future[None] | None = None
 
@@ -90,6 +97,9 @@ class Channel:
             if kind == KIND_OUTCOME:
                 waiter.message = body
             elif waiter.live is not None:
+                if len(waiter.live) >= LIVE_CAP:
+                    waiter.live.clear()
+                    waiter.overflowed = True
                 waiter.live.append((kind, body))
             else:
                 continue

@@ -176,8 +176,8 @@ class View:
         last: Progress | None = None
         attached = False
         while True:
-            if not waiter.ready or waiter.error is not None:
-                attached = False  # reconnected: read the last report again
+            if _lost_track(waiter):
+                attached = False  # reconnected, or fell behind: read the last report again
                 await self.subscribed()
                 continue
             if not attached:
@@ -222,8 +222,8 @@ class View:
         attached = False
         ended: bytes | None = None
         while ended is None:
-            if not waiter.ready or waiter.error is not None:
-                attached = False  # reconnected: read back what may have been missed
+            if _lost_track(waiter):
+                attached = False  # reconnected, or fell behind: read back what was missed
                 await self.subscribed()
                 continue
             if not attached:
@@ -309,6 +309,15 @@ class View:
             raise SerializationError(
                 f"cannot deserialize item {seq} of task {self.task_id}: {exc}"
             ) from exc
+
+
+def _lost_track(waiter: Waiter) -> bool:
+    """Whether messages may have been missed (reconnected, or dropped for falling
+    behind), so what the task reported must be read back from Redis."""
+    if waiter.overflowed:
+        waiter.overflowed = False
+        return True
+    return not waiter.ready or waiter.error is not None
 
 
 def _drain(waiter: Waiter) -> list[tuple[str, bytes]]:

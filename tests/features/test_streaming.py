@@ -21,7 +21,8 @@ from sdk import (
     WrappedContext,
 )
 from sdk._keys import Keys
-from sdk.client import Client
+from sdk.client import Client, _viewing
+from sdk.client._subscription import Waiter
 from tests.conftest import WorkerFactory
 from tests.helpers import wait_until
 
@@ -221,3 +222,36 @@ async def test_an_item_that_cannot_be_serialized_fails_the_task(worker: Worker[N
         with pytest.raises(TaskFailed) as info:
             await odd.enqueue().result(timeout=5)
     assert "item 2" in info.value.message
+
+
+async def test_a_slow_consumer_reads_back_what_it_could_not_keep(
+    worker: Worker[None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages beyond the per-watcher cap are dropped (bounded memory) and the
+    consumer reads those items back from Redis: still all of them, in order."""
+    monkeypatch.setattr("sdk.client._subscription.LIVE_CAP", 2)
+    overflows = []
+    lost_track = _viewing._lost_track
+
+    def counting(waiter: Waiter) -> bool:
+        if waiter.overflowed:
+            overflows.append(1)
+        return lost_track(waiter)
+
+    monkeypatch.setattr(_viewing, "_lost_track", counting)
+
+    @worker.task()
+    async def paced(ctx: WrappedContext[None], n: int) -> AsyncIterator[int]:
+        for i in range(n):
+            if i % 10 == 0:
+                await asyncio.sleep(0.002)  # many small batches
+            yield i
+
+    async with worker.running():
+        seen: list[int] = []
+        async for item in paced.enqueue(500).stream():
+            if item % 50 == 0:
+                await asyncio.sleep(0.05)  # the consumer falls far behind
+            seen.append(item)
+    assert seen == list(range(500))
+    assert overflows, "the consumer never fell behind the cap: the test tests nothing"
