@@ -26,6 +26,8 @@ class KeyChecks(Evidence):
             rest = key[len(base) :]
             kind = await self._a("TYPE", key)
             pttl = int(await self._a("PTTL", key))
+            if pttl == -2:
+                continue  # expired (or deleted) since the scan: nothing outlived anything
             problem = ""
             if rest.startswith("task:"):
                 problem = "a task hash outlived its task"
