@@ -1,11 +1,10 @@
 """``relayq demo``: the first thing a new user runs.
 
 Starts a throwaway ``redis-server`` on a free loopback port (no persistence; or
-uses ``$REDIS_URL``), runs the worker of ``examples/app.py`` in this process,
-makes a few typed calls, measures no-op throughput and shuts everything down.
-
-The example app is imported from the current directory or, for an editable
-install, from the checkout this package lives in.
+uses ``$REDIS_URL``), runs the worker of the example app that ships in the
+package (``sdk/examples/app.py``) in this process, makes a few typed calls,
+measures no-op throughput and shuts everything down. It works from any
+directory and any installed copy, a wheel included.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -78,27 +76,20 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+_APP = "sdk.examples.app"
+
+
 def _import_app() -> ModuleType:
-    """Import ``examples.app`` from the cwd or this package's checkout (fresh each call)."""
-    roots = (Path.cwd(), Path(__file__).resolve().parents[2])
-    root = next((r for r in roots if (r / "examples" / "app.py").is_file()), None)
-    if root is None:
-        raise DemoError(
-            "relayq demo runs examples/app.py from a relayq checkout; run it from the "
-            "repository root (git clone, then ./scripts/demo)"
-        )
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    # the example's Worker reads $REDIS_URL when the module runs, so never reuse an
-    # import made for another Redis
-    sys.modules.pop("examples.app", None)
-    return importlib.import_module("examples.app")
+    """Import the packaged example app, fresh: its ``Worker`` reads ``$REDIS_URL``
+    when the module runs, so an import made for another Redis is never reused."""
+    sys.modules.pop(_APP, None)
+    return importlib.import_module(_APP)
 
 
 def _attr(app: ModuleType, name: str, kind: type[Any]) -> Any:
     value = getattr(app, name, None)
     if not isinstance(value, kind):
-        raise DemoError(f"examples/app.py has no {kind.__name__} named {name!r}")
+        raise DemoError(f"{_APP} has no {kind.__name__} named {name!r}")
     return value
 
 
@@ -176,7 +167,7 @@ def _use_redis(stack: ExitStack, say: Say) -> bool:
     except RuntimeError as exc:  # it did not start: the message has its log
         raise DemoError(str(exc)) from None
     url = server.url
-    # the example's Worker reads $REDIS_URL when examples.app is imported
+    # the example's Worker reads $REDIS_URL when the app is imported
     stack.enter_context(_env("REDIS_URL", url))
     say("started a throwaway redis-server (no persistence; stopped at the end)")
     return True
@@ -192,7 +183,7 @@ def run_demo(*, tasks: int = 5000, verbose: bool = False, say: Say = click.echo)
                 # the demo prints its own narrative; the worker's per-task lines (and the
                 # tracebacks of the calls that fail on purpose) would drown it
                 stack.enter_context(_log_level("relayq", logging.ERROR))
-                stack.enter_context(_log_level("examples", logging.WARNING))
+                stack.enter_context(_log_level(_APP, logging.WARNING))
             stack.enter_context(_sigterm_as_interrupt())
             own_redis = _use_redis(stack, say)
             app = _import_app()
@@ -208,5 +199,8 @@ def run_demo(*, tasks: int = 5000, verbose: bool = False, say: Say = click.echo)
         "done: the worker stopped cleanly"
         + (" and the throwaway Redis is gone." if own_redis else ".")
     )
-    say("next: README.md's quickstart, or `relayq run examples.app:worker` against your own Redis")
+    say(
+        "next: README.md's quickstart, or `relayq run sdk.examples.app:worker` "
+        "against your own Redis"
+    )
     return 0
