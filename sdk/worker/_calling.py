@@ -148,14 +148,14 @@ class Caller:
     :param middleware: the worker's list itself: middleware added while it runs
         applies at once. The first is outermost.
     :param task_lifespan: optional async context manager factory around each call.
-    :param threads: where sync tasks run.
+    :param threads: where sync tasks run (``None``: the loop's default pool).
     """
 
     def __init__(
         self,
         middleware: Sequence[Middleware[Any]],
         task_lifespan: Callable[[WrappedContext[Any]], AbstractAsyncContextManager[Any]] | None,
-        threads: ThreadPoolExecutor,
+        threads: ThreadPoolExecutor | None,
     ) -> None:
         self._middleware = middleware
         self._task_lifespan = task_lifespan

@@ -124,10 +124,19 @@ class Task(TaskRef[P, R]):
         self.signature = signature
 
     async def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run the task here and now, without Redis, and return its value.
+        """Run the task here and now, without Redis, as a worker would, and return its
+        value (for a streaming task, the list of its items).
 
-        Uses the worker's dependencies if it is running, else enters its
-        ``worker_lifespan`` for this one call. Exceptions propagate unchanged.
+        The arguments and the value go through the queue's serializer and back, and
+        the call goes through the worker's middleware and task lifespan, so a task
+        that would fail in a worker because of either fails here too. Uses the
+        worker's dependencies if it is running, else enters its ``worker_lifespan``
+        for this one call. The task's own exceptions propagate unchanged.
+
+        :raises SerializationError: an argument, the value or an item does not
+            survive the serializer.
+        :raises TaskTimedOut: it ran past its ``timeout``.
+        :raises TypeError: the arguments do not fit its signature.
         """
         return await self._run_locally(self, args, kwargs)  # type: ignore[no-any-return]
 

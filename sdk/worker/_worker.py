@@ -99,9 +99,11 @@ class Worker(Generic[Deps]):
     ) -> None:
         self.config, client_options = WorkerConfig.build(options)
         self.client = Client(redis_url, self.config.queue_name, **client_options)
-        self._deps = Dependencies(self, worker_lifespan)
         self._task_lifespan = task_lifespan
         self._middleware: list[Middleware[Any]] = list(middleware)
+        # task.run() calls through the same middleware list (added to while running)
+        local = Caller(self._middleware, task_lifespan, None)
+        self._deps = Dependencies(self, worker_lifespan, local)
         self._tasks: dict[str, Task[Any, Any]] = {}
         self._crons: dict[str, CronJob] = {}
         self._run: WorkerRun | None = None
