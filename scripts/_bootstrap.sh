@@ -114,3 +114,28 @@ PY
         "$PYTHON" -m pip install -q -e "$spec"
     fi
 }
+
+find_python() {  # find_python 3.10: an interpreter of that version (pyenv, then PATH), or nothing
+    local version=$1 candidate root
+    root=$(pyenv root 2>/dev/null || true)
+    for candidate in "${root:-$HOME/.pyenv}"/versions/"$version".*/bin/python"$version"; do
+        [ -x "$candidate" ] && { echo "$candidate"; return 0; }
+    done
+    candidate=$(command -v "python$version" 2>/dev/null) || return 0
+    "$candidate" -V >/dev/null 2>&1 && echo "$candidate"
+    return 0
+}
+
+suite_on() {  # suite_on NAME PYTHON [PIP SPEC...]: the default pytest run in .venv-ci-NAME
+    # (this checkout editable with its dev extra, then the given specs on top: pins)
+    local name=$1 python=$2 venv=.venv-ci-$1
+    shift 2
+    if [ ! -x "$venv/bin/python" ]; then
+        "$python" -m venv "$venv" || return 1
+    fi
+    "$venv/bin/python" -m pip install -q -e ".[dev]" || return 1
+    if [ $# -gt 0 ]; then
+        "$venv/bin/python" -m pip install -q "$@" || return 1
+    fi
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider
+}

@@ -100,7 +100,8 @@ def connect(redis_url: str | None) -> Redis:
     extra: dict[str, Any] = {}
     if url.startswith("redis://"):  # TLS and unix sockets keep redis-py's own classes
         extra["connection_class"] = _HiredisPackingConnection
-    return Redis.from_url(
+    # annotated: redis-py 5.0 types from_url as returning Any
+    client: Redis = Redis.from_url(
         url,
         decode_responses=False,
         # RESP2 on every redis-py version: replies (and the pub/sub messages the
@@ -113,6 +114,7 @@ def connect(redis_url: str | None) -> Redis:
         socket_timeout=None,
         **extra,
     )
+    return client
 
 
 def translated(exc: rexc.RedisError) -> RelayqError:

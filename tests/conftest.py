@@ -10,6 +10,7 @@ any test that stopped it or turned AOF on.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +26,15 @@ from sdk._redis_server import RedisServer, RedisServerMissing, throwaway
 from sdk.client import Client
 
 __all__ = ["RedisServer", "WorkerFactory", "private_redis_server"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``RELAYQ_TEST_UVLOOP=1`` runs every test on uvloop (scripts/check runs the suite
+    once that way), so relayq is tested on both event loops."""
+    if os.environ.get("RELAYQ_TEST_UVLOOP") == "1":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -94,8 +94,14 @@ class AclUsers:
     async def refusals(self) -> list[str]:
         """What ``ACL LOG`` recorded as refused for these users (command, key or channel)."""
         found = []
-        for entry in await _acl(self.redis, "LOG"):  # redis-py parses each into a dict
-            fields = {_text(k): _text(v) for k, v in entry.items()}
+        for entry in await _acl(self.redis, "LOG"):
+            # recent redis-py parses each entry into a dict, 5.0 leaves a flat list
+            pairs = (
+                entry.items()
+                if isinstance(entry, dict)
+                else zip(entry[::2], entry[1::2], strict=True)
+            )
+            fields = {_text(k): _text(v) for k, v in pairs}
             if fields["username"] in self.names:
                 found.append(fields["object"])
         return found

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 import pytest
 from redis.asyncio import Redis
 
@@ -168,3 +171,10 @@ async def test_failed_task_via_stub_keeps_remote_details(
     assert excinfo.value.exc_type == "KeyError"
     assert "missing" in excinfo.value.message
     assert "explode" in excinfo.value.traceback
+
+
+async def test_the_suite_runs_on_the_event_loop_it_was_asked_for() -> None:
+    """scripts/check runs the suite once on uvloop (RELAYQ_TEST_UVLOOP=1)."""
+    loop = type(asyncio.get_running_loop())
+    wants_uvloop = os.environ.get("RELAYQ_TEST_UVLOOP") == "1"
+    assert loop.__module__.startswith("uvloop") == wants_uvloop, loop
