@@ -127,10 +127,9 @@ find_python() {  # find_python 3.10: an interpreter of that version (pyenv, then
 }
 
 suite_on() {  # suite_on NAME PYTHON [PIP SPEC...]: the default pytest run in .venv-ci-NAME
-    # (this checkout editable with its dev extra, then the given specs on top: pins),
-    # without the fault-injection runs and the wheel build, which do not depend on
-    # the interpreter or the library versions and take a minute and a half
-    # (the main run has them): CI stays well under 20 minutes
+    # (this checkout editable with its dev extra, then the given specs on top: pins).
+    # The fault-injection runs and the wheel build stay on the main interpreter
+    # only (together a minute and a half per run), so CI stays well under 20 minutes
     local name=$1 python=$2 venv=.venv-ci-$1
     shift 2
     if [ ! -x "$venv/bin/python" ]; then
