@@ -172,7 +172,7 @@ class Scripts:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._base = keys.base
-        self.keys = keys
+        self.keys: Keys = keys
 
     # -- the client's scripts --------------------------------------------------------
 

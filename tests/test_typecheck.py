@@ -11,11 +11,14 @@ exactly as plain ``mypy`` would, with a fresh cache directory per session.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +133,88 @@ def test_typecheck_fixtures_pass(mypy_cache: Path) -> None:
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert output.startswith("Success: no issues found"), output
+
+
+# -- pyright (basedpyright) ------------------------------------------------------------
+
+# A fixture pyright must fail on exactly as marked (`# expect-pyright:` names the
+# rule, shortened: see _PYRIGHT_RULES).
+_STALE_PYRIGHT_FIXTURE = '''\
+"""Fixture that must fail under pyright: a stale pyright ignore and a wrong pin."""
+
+from typing_extensions import assert_type
+
+from sdk import Client, TaskResult
+
+client = Client()
+
+
+@client.stub()
+async def fetch(url: str) -> int:
+    raise NotImplementedError
+
+
+def check() -> None:
+    _ = fetch.enqueue("fine")  # pyright: ignore[reportArgumentType]  # expect-pyright: unused
+    _ = fetch.enqueue(2)  # pyright: ignore[reportArgumentType]
+    assert_type(fetch.enqueue("x"), TaskResult[str])  # expect-pyright: pin
+    assert_type(fetch.enqueue("x"), TaskResult[int])
+'''
+
+
+_PYRIGHT_RULES = {"unused": "reportUnnecessaryTypeIgnoreComment", "pin": "reportAssertTypeFailure"}
+
+
+def run_pyright(*targets: str) -> dict[str, Any]:
+    """basedpyright on ``targets`` with the repository's config; its JSON report."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "basedpyright", "--outputjson", "--project", str(ROOT), *targets],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    try:
+        report: dict[str, Any] = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"basedpyright did not report:\n{proc.stdout}\n{proc.stderr}")
+    return report
+
+
+def pyright_errors(report: dict[str, Any]) -> set[tuple[str, int, str]]:
+    """``(file name, line, rule)`` of every error in a basedpyright report."""
+    return {
+        (Path(d["file"]).name, d["range"]["start"]["line"] + 1, d.get("rule", ""))
+        for d in report["generalDiagnostics"]
+        if d["severity"] == "error"
+    }
+
+
+@pytest.mark.timeout(180)
+def test_stale_pyright_ignore_and_wrong_pin_fail_pyright(tmp_path: Path) -> None:
+    fixture = ROOT / "typecheck" / f"_stale_{os.getpid()}.py"  # inside the project's include
+    fixture.write_text(_STALE_PYRIGHT_FIXTURE)
+    try:
+        report = run_pyright(str(fixture))
+    finally:
+        fixture.unlink()
+    expected = {
+        (fixture.name, number, _PYRIGHT_RULES[m[1]])
+        for number, line in enumerate(_STALE_PYRIGHT_FIXTURE.splitlines(), start=1)
+        if (m := re.search(r"# expect-pyright: (\w+)$", line))
+    }
+    assert len(expected) == 2
+    assert pyright_errors(report) == expected, report["generalDiagnostics"]
+
+
+@pytest.mark.timeout(180)
+def test_typecheck_fixtures_pass_pyright() -> None:
+    """The same fixtures under pyright (strict): every pin holds, and every
+    must-fail line carries a pyright ignore that suppresses a real error."""
+    fixtures = sorted((ROOT / "typecheck").glob("test_*.py"))
+    rejected = sum(p.read_text().count("# pyright: ignore[") for p in fixtures)
+    assert rejected >= 50, rejected
+    report = run_pyright()
+    assert report["summary"]["filesAnalyzed"] >= len(fixtures)
+    assert pyright_errors(report) == set(), report["generalDiagnostics"]

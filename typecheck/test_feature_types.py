@@ -50,20 +50,20 @@ def check_middleware() -> None:
     registered = worker.middleware(timing)
     assert_type(registered, Middleware[Deps])
     worker.middleware(anywhere)
-    mw: Middleware[Deps] = timing
+    _mw: Middleware[Deps] = timing
 
 
 def reject_middleware() -> None:
     # a middleware written for other deps cannot wrap this worker's tasks
-    worker.middleware(for_other)  # type: ignore[arg-type]
+    worker.middleware(for_other)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     # ... nor be passed to the constructor of a Worker[Deps]
-    annotated: Worker[Deps] = Worker(worker_lifespan=lifespan, middleware=[for_other])  # type: ignore[list-item]
+    annotated: Worker[Deps] = Worker(worker_lifespan=lifespan, middleware=[for_other])  # type: ignore[list-item]  # pyright: ignore[reportArgumentType, reportCallIssue, reportUnusedVariable]
     # a middleware must be async
-    worker.middleware(sync_middleware)  # type: ignore[arg-type]
+    worker.middleware(sync_middleware)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     # and take (ctx, call_next)
-    worker.middleware(fetch)  # type: ignore[arg-type]
+    worker.middleware(fetch)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     # a Worker[None] takes middleware for WrappedContext[None] (or object)
-    plain.middleware(timing)  # type: ignore[arg-type]
+    plain.middleware(timing)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 # -- cron -------------------------------------------------------------------------
@@ -91,20 +91,20 @@ async def check_cron() -> None:
 
 def reject_cron() -> None:
     # cron jobs take no arguments besides ctx
-    @worker.cron("* * * * *")  # type: ignore[arg-type]
+    @worker.cron("* * * * *")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType, reportCallIssue, reportUntypedFunctionDecorator]
     async def with_arg(ctx: WrappedContext[Deps], n: int) -> None:
         return None
 
     # ... and the context of this worker's Deps
-    @worker.cron("* * * * *")  # type: ignore[arg-type]
+    @worker.cron("* * * * *")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType, reportCallIssue, reportUntypedFunctionDecorator]
     async def wrong_deps(ctx: WrappedContext[Other]) -> None:
         return None
 
     # options are typed
-    worker.cron("* * * * *", tz="UTC")  # type: ignore[arg-type]
-    worker.cron(5)  # type: ignore[arg-type]
-    report.enqueue(1)  # type: ignore[call-arg]
-    worker.remove_cron(report)  # type: ignore[arg-type]
+    worker.cron("* * * * *", tz="UTC")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    worker.cron(5)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    report.enqueue(1)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    worker.remove_cron(report)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 # -- handles: abort, reschedule, priorities, lookup by id ---------------------------
@@ -132,11 +132,11 @@ async def check_handle_operations() -> None:
 
 async def reject_handle_operations() -> None:
     handle = fetch.enqueue("/a")
-    await handle.start(priority=1)  # type: ignore[arg-type]
-    await handle.abort(timeout="soon")  # type: ignore[arg-type]
-    await handle.reschedule(5)  # type: ignore[call-arg]
-    await handle.reschedule(schedule="tomorrow")  # type: ignore[arg-type]
-    fetch.handle(42)  # type: ignore[arg-type]
-    wrong: TaskResult[str] = fetch.handle("id")  # type: ignore[assignment]
+    await handle.start(priority=1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await handle.abort(timeout="soon")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await handle.reschedule(5)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    await handle.reschedule(schedule="tomorrow")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    fetch.handle(42)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    wrong: TaskResult[str] = fetch.handle("id")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType, reportUnusedVariable]
     # (Worker(priorities="high") type-checks, a str being a Sequence[str]; it is
     # refused at run time with a ConfigurationError instead)

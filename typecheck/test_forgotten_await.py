@@ -17,14 +17,14 @@ from ._app import client, fetch, remote_fetch, worker
 
 
 async def reject_unsent_calls() -> None:
-    fetch.enqueue("https://a").start()  # type: ignore[unused-coroutine]
-    fetch.enqueue("https://a").start(delay=5)  # type: ignore[unused-coroutine]
-    fetch.enqueue("https://a").result()  # type: ignore[unused-coroutine]
-    fetch.enqueue("https://a").outcome(timeout=5)  # type: ignore[unused-coroutine]
-    remote_fetch.enqueue("https://a").result(timeout=5)  # type: ignore[unused-coroutine]
-    client.enqueue_unsafe("fetch", "https://a").start()  # type: ignore[unused-coroutine]
-    worker.enqueue_many([fetch.enqueue("https://a")])  # type: ignore[unused-coroutine]
-    client.enqueue_many([fetch.enqueue("https://a")])  # type: ignore[unused-coroutine]
+    fetch.enqueue("https://a").start()  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
+    fetch.enqueue("https://a").start(delay=5)  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
+    fetch.enqueue("https://a").result()  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
+    fetch.enqueue("https://a").outcome(timeout=5)  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
+    remote_fetch.enqueue("https://a").result(timeout=5)  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
+    client.enqueue_unsafe("fetch", "https://a").start()  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
+    worker.enqueue_many([fetch.enqueue("https://a")])  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
+    client.enqueue_many([fetch.enqueue("https://a")])  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
 
 
 async def check_sent_calls() -> None:

@@ -51,8 +51,8 @@ async def remote_tokens(prompt: str, limit: int = 10) -> AsyncIterator[Token]:
 
 
 async def streaming_is_typed() -> None:
-    as_stream_task: StreamTask[[str, int], Token] = tokens
-    as_stream_ref: StreamRef[[str, int], Token] = remote_tokens
+    _as_stream_task: StreamTask[[str, int], Token] = tokens
+    _as_stream_ref: StreamRef[[str, int], Token] = remote_tokens
     handle = tokens.enqueue("hello world")
     assert_type(handle, StreamResult[Token])
     async for token in handle.stream():
@@ -69,23 +69,23 @@ async def streaming_is_typed() -> None:
     assert_type(await tokens.enqueue("y"), StreamResult[Token])
     assert_type(tokens.handle("id"), StreamResult[Token])
     # it is a task (and a task name) whose value is a list of items
-    as_task: TaskRef[[str, int], list[Token]] = tokens
-    as_result: TaskResult[list[Token]] = handle
+    _as_task: TaskRef[[str, int], list[Token]] = tokens
+    _as_result: TaskResult[list[Token]] = handle
 
 
 async def streaming_rejections() -> None:
     # the items are Tokens, not strings
     async for token in tokens.enqueue("x").stream():
-        text: str = token  # type: ignore[assignment]
+        text: str = token  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType, reportUnusedVariable]
     # a streaming task is not a task returning one item
-    n: Token = await tokens.enqueue("x").result()  # type: ignore[assignment]
-    plain_ref: TaskRef[[str, int], Token] = tokens  # type: ignore[assignment]
-    one: TaskResult[Token] = tokens.enqueue("x")  # type: ignore[assignment]
+    n: Token = await tokens.enqueue("x").result()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType, reportUnusedVariable]
+    plain_ref: TaskRef[[str, int], Token] = tokens  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType, reportUnusedVariable]
+    one: TaskResult[Token] = tokens.enqueue("x")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType, reportUnusedVariable]
     # the generator's parameters are checked as any task's
-    tokens.enqueue(3)  # type: ignore[arg-type]
-    remote_tokens.enqueue("x", limit="3")  # type: ignore[arg-type]
+    tokens.enqueue(3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    remote_tokens.enqueue("x", limit="3")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     # a plain task has no stream
-    fetch.enqueue("u").stream()  # type: ignore[attr-defined]
+    fetch.enqueue("u").stream()  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
 
 
 # -- progress ------------------------------------------------------------------------
@@ -113,10 +113,10 @@ async def progress_is_typed() -> None:
 
 
 async def progress_rejections(ctx: Ctx[Deps]) -> None:
-    await ctx.progress("half")  # type: ignore[arg-type]
-    await ctx.progress(0.5, 3)  # type: ignore[arg-type]
-    await ctx.progress(0.5, message=b"bytes")  # type: ignore[arg-type]
-    ctx.progress(0.5)  # type: ignore[unused-coroutine]
+    await ctx.progress("half")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await ctx.progress(0.5, 3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await ctx.progress(0.5, message=b"bytes")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    ctx.progress(0.5)  # type: ignore[unused-coroutine]  # pyright: ignore[reportUnusedCoroutine]
 
 
 # -- cancellation ----------------------------------------------------------------------
@@ -127,5 +127,5 @@ async def cancellation_options() -> None:
     assert_type(await handle.result(timeout=5, abort_on_timeout=True), int)
     assert_type(await handle.outcome(2.5, abort_on_timeout=False), TaskOutcome[int])
     assert_type(handle.owned, bool)
-    await handle.result(5, True)  # type: ignore[call-arg]
-    await handle.result(abort_on_timeout="yes")  # type: ignore[arg-type]
+    await handle.result(5, True)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    await handle.result(abort_on_timeout="yes")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]

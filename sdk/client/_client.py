@@ -78,9 +78,9 @@ class Client:
         queue_name: str = "default",
         **options: Unpack[ClientOptions],
     ) -> None:
-        self.config = ClientConfig.build(redis_url, queue_name, options)
+        self.config: ClientConfig = ClientConfig.build(redis_url, queue_name, options)
         #: This client's id: its inbox channel receives the outcomes its callers wait for.
-        self.client_id = os.urandom(8).hex()
+        self.client_id: str = os.urandom(8).hex()
         self._inbox = self.config.keys.inbox(self.client_id)
         self._entered = 0
         self._redis: Redis | None = None

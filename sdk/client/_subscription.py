@@ -35,10 +35,10 @@ class Waiter:
     __slots__ = ("error", "fut", "live", "message", "overflowed", "ready")
 
     def __init__(self, *, live: bool = False) -> None:
-        self.ready = False
+        self.ready: bool = False
         self.message: bytes | None = None
         self.live: deque[tuple[str, bytes]] | None = deque() if live else None
-        self.overflowed = False
+        self.overflowed: bool = False
         self.error: BaseException | None = None
         self.fut: asyncio.Future[None] | None = None
 

@@ -49,10 +49,10 @@ class TaskRef(Generic[P, R]):
         ttl_ms: int = DEFAULT_TTL_MS,
     ) -> None:
         self._client = client
-        self.name = name
-        self.unique = unique
-        self.call_signature = signature
-        self.ttl_ms = ttl_ms
+        self.name: str = name
+        self.unique: bool = unique
+        self.call_signature: inspect.Signature | None = signature
+        self.ttl_ms: int = ttl_ms
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} on queue {self._client.queue_name!r}>"

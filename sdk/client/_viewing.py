@@ -129,7 +129,7 @@ class View:
     ) -> None:
         self._listener = listener
         self._inbox = inbox
-        self.task_id = task_id
+        self.task_id: str = task_id
         self._read = read
         self._decode = decode
         self._signer = signer

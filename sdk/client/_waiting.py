@@ -66,7 +66,7 @@ class Wait:
     ) -> None:
         self._listener = listener
         self._inbox = inbox
-        self.task_id = task_id
+        self.task_id: str = task_id
         self._timeout = timeout
         self._watch = watch
         self._decode = decode

@@ -23,7 +23,7 @@ from sdk import Worker, WrappedContext
 
 __all__ = ["PAGES", "Deps", "Web", "add", "crunch", "divide", "fetch", "lifespan", "noop", "worker"]
 
-logger = logging.getLogger(__name__)
+logger: logging.Logger = logging.getLogger(__name__)
 
 #: Pages the example "fetches" (an in-memory stand-in for an HTTP client, so the
 #: example runs without network access).
@@ -67,7 +67,7 @@ async def lifespan(worker: Worker[Deps]) -> AsyncIterator[Deps]:
     logger.info("lifespan: closing dependencies after %d requests", web.requests)
 
 
-worker = Worker(queue_name="examples", concurrency=32, worker_lifespan=lifespan)
+worker: Worker[Deps] = Worker(queue_name="examples", concurrency=32, worker_lifespan=lifespan)
 
 
 @worker.task(timeout=timedelta(seconds=10))

@@ -51,8 +51,9 @@ class Enqueued:
 
 
 async def enqueued(client: Client, task: TaskRef[Any, Any] | str | None = None) -> list[Enqueued]:
-    """The tasks on ``client``'s queue that have not finished, oldest first; only
-    those of ``task`` (a task, a stub or a name) when given.
+    """The tasks on ``client``'s queue that have not finished, oldest first (by
+    enqueue time in milliseconds: tasks sent in the same millisecond come in no
+    particular order); only those of ``task`` (a task, a stub or a name) when given.
 
     Read from Redis, as a worker would see them: use it to assert what the code
     under test enqueued, with no worker running.

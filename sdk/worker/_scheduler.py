@@ -56,10 +56,10 @@ class CronJob:
 
     def __init__(self, name: str, task: Task[Any, Any], crontab: str, tz: tzinfo) -> None:
         validate_crontab(crontab)
-        self.name = name
-        self.task = task
-        self.crontab = crontab
-        self.tz = tz
+        self.name: str = name
+        self.task: Task[Any, Any] = task
+        self.crontab: str = crontab
+        self.tz: tzinfo = tz
 
     def next_after(self, at_s: float) -> float:
         """The first tick strictly after ``at_s`` (epoch seconds)."""

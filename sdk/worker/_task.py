@@ -117,11 +117,11 @@ class Task(TaskRef[P, R]):
             ttl_ms=options.ttl_ms,
         )
         self._run_locally = run_locally
-        self.fn = fn
-        self.options = options
-        self.is_async = inspect.iscoroutinefunction(fn)
-        self.is_stream = inspect.isasyncgenfunction(fn)
-        self.signature = signature
+        self.fn: Callable[..., Any] = fn
+        self.options: TaskOptions = options
+        self.is_async: bool = inspect.iscoroutinefunction(fn)
+        self.is_stream: bool = inspect.isasyncgenfunction(fn)
+        self.signature: inspect.Signature = signature
 
     async def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the task here and now, without Redis, as a worker would, and return its

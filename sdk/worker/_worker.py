@@ -97,8 +97,9 @@ class Worker(Generic[Deps]):
         middleware: Sequence[Middleware[Any]] = (),
         **options: Unpack[WorkerOptions],
     ) -> None:
-        self.config, client_options = WorkerConfig.build(options)
-        self.client = Client(redis_url, self.config.queue_name, **client_options)
+        config, client_options = WorkerConfig.build(options)
+        self.config: WorkerConfig = config
+        self.client: Client = Client(redis_url, config.queue_name, **client_options)
         self._task_lifespan = task_lifespan
         self._middleware: list[Middleware[Any]] = list(middleware)
         # task.run() calls through the same middleware list (added to while running)
@@ -109,7 +110,7 @@ class Worker(Generic[Deps]):
         self._run: WorkerRun | None = None
         self._stop_early = False
         #: Set once :meth:`run` is consuming; cleared when it returns.
-        self.ready = asyncio.Event()
+        self.ready: asyncio.Event = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queue={self.queue_name!r} tasks={sorted(self._tasks)}>"
