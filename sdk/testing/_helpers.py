@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .._envelope import ARGS, decode_args
+from .._redis import command
 from .._redis_server import throwaway
 from ..client import Client, TaskRef, TaskStatus
 
@@ -66,11 +67,10 @@ async def enqueued(client: Client, task: TaskRef[Any, Any] | str | None = None) 
         status, info = await client.status(task_id)
         if info is None or (name is not None and info.fn_name != name):
             continue  # finished meanwhile, or another task
-        data = await redis.hget(keys.task(task_id), ARGS)
-        if data is None:
-            continue
-        raw_args = data.encode() if isinstance(data, str) else data
-        args, kwargs = decode_args(client.deserializer, info.fn_name, raw_args)
+        data = await command(redis, "HGET", keys.task(task_id), ARGS)
+        if not isinstance(data, bytes):
+            continue  # finished meanwhile
+        args, kwargs = decode_args(client.deserializer, info.fn_name, data)
         found.append(
             Enqueued(
                 task_id,
