@@ -70,17 +70,16 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
+from bench_child import Child, emit, package_versions, run_loop, runs_table, uvloop_available
 from bench_support import (
     MiniRedis,
     RedisServer,
     machine_info,
-    markdown_table,
     median,
     percentile,
     source_info,
@@ -89,7 +88,6 @@ from bench_support import (
 from sdk.worker import StreamTask, Task, Worker, WrappedContext
 from sdk.worker._live import PROGRESS_INTERVAL_S
 
-MARK = "@@RELAYQ-BENCH "
 SELF = Path(__file__).resolve()
 ROOT = SELF.parents[1]
 T = TypeVar("T")
@@ -99,11 +97,6 @@ TASK_TAGS = ("warmup", "items", "paced", "burst", "control1", "progress", "contr
 
 
 # -- the tasks (registered in both processes) --------------------------------------
-
-
-def emit(kind: str, **data: Any) -> None:
-    sys.stdout.write(MARK + json.dumps({"kind": kind, **data}) + "\n")
-    sys.stdout.flush()
 
 
 class Ran:
@@ -218,77 +211,6 @@ async def worker_main(a: argparse.Namespace) -> None:
 
 
 # -- caller side -------------------------------------------------------------------
-
-
-class Child:
-    """A worker child process of this script, speaking MARK lines on stdout."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.messages: dict[str, dict[str, Any]] = {}
-
-    @classmethod
-    async def start(cls, a: argparse.Namespace, url: str, queue: str) -> Child:
-        cmd = [
-            sys.executable, str(SELF), "_worker",
-            "--redis-url", url, "--queue", queue,
-            "--concurrency", str(a.concurrency),
-            "--uvloop" if a.uvloop else "--no-uvloop",
-        ]  # fmt: skip
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
-        return cls(proc)
-
-    async def read_until(self, kind: str, timeout: float) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        async with _deadline(timeout, f"worker child: no {kind!r} within {timeout:g}s"):
-            while kind not in self.messages:
-                line = await self.proc.stdout.readline()
-                if not line:
-                    raise SystemExit(
-                        f"worker child exited ({await self.proc.wait()}) before {kind!r}"
-                    )
-                text = line.decode()
-                if text.startswith(MARK):
-                    msg = json.loads(text[len(MARK) :])
-                    self.messages[msg.pop("kind")] = msg
-        return self.messages[kind]
-
-    async def stop(self, timeout: float) -> dict[str, Any]:
-        self.proc.send_signal(signal.SIGTERM)
-        result = await self.read_until("result", timeout)
-        rc = await self.proc.wait()
-        if rc != 0:
-            raise SystemExit(f"worker child exited with {rc}")
-        return result
-
-    def kill(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-
-
-class _deadline:
-    """``asyncio.timeout`` for Python 3.10: cancel the block after ``seconds``."""
-
-    def __init__(self, seconds: float, message: str) -> None:
-        self.seconds, self.message = seconds, message
-        self._handle: asyncio.TimerHandle | None = None
-        self._fired = False
-
-    async def __aenter__(self) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-
-        def fire() -> None:
-            self._fired = True
-            task.cancel()
-
-        self._handle = asyncio.get_running_loop().call_later(self.seconds, fire)
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        assert self._handle is not None
-        self._handle.cancel()
-        if self._fired and exc_type is asyncio.CancelledError:
-            raise SystemExit(self.message)
 
 
 class Commands:
@@ -453,7 +375,9 @@ async def one_run(a: argparse.Namespace, redis: RedisServer, run: int) -> dict[s
     redis.client.flush()
     queue = f"bench-{os.urandom(4).hex()}"
     client, t = build(redis.url, queue, a.concurrency)
-    child = await Child.start(a, redis.url, queue)
+    child = await Child.start(
+        SELF, redis.url, queue, uvloop=a.uvloop, args=["--concurrency", str(a.concurrency)]
+    )
     out: dict[str, Any] = {"run": run}
     try:
         await child.read_until("ready", timeout=60)
@@ -475,16 +399,6 @@ async def one_run(a: argparse.Namespace, redis: RedisServer, run: int) -> dict[s
     expected = len(TASK_TAGS) + a.aborts
     if wres["executed"] != expected:
         raise SystemExit(f"worker ran {wres['executed']} task bodies, expected {expected}")
-    return out
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for dist in ("relayq", "redis", "hiredis", "msgpack", "uvloop"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
     return out
 
 
@@ -521,27 +435,12 @@ ROWS: list[tuple[str, str, str]] = [
 ]
 
 
-def render(runs: list[dict[str, Any]], med: dict[str, float]) -> str:
-    header = ["metric", *(f"run {r['run']}" for r in runs)]
-    if len(runs) > 1:
-        header.append("median")
-    rows = []
-    for label, key, fmt in ROWS:
-        if key not in med:
-            continue
-        row = [label, *(fmt.format(r[key]) for r in runs)]
-        if len(runs) > 1:
-            row.append(fmt.format(med[key]))
-        rows.append(row)
-    return markdown_table(header, rows)
-
-
 def write_json(a: argparse.Namespace, runs: list[dict[str, Any]], med: dict[str, float]) -> None:
     doc = {
         "benchmark": "live",
         "machine": {**machine_info(), "redis_version": a.redis_version},
         "source": source_info(ROOT),
-        "versions": _versions(),
+        "versions": package_versions(),
         "config": {
             "n": a.n,
             "m": a.m,
@@ -585,27 +484,11 @@ async def client_main(a: argparse.Namespace) -> int:
         a.redis_version = redis.version
     med = {key: median([r[key] for r in runs]) for _, key, _ in ROWS}
     print()
-    print(render(runs, med))
+    print(runs_table(ROWS, runs, med))
     print("\nverification: ok (every stream complete and in order, every progress run checked)")
     if a.json:
         write_json(a, runs, med)
     return 0
-
-
-def run_loop(main: Coroutine[Any, Any, T], use_uvloop: bool) -> T:
-    if use_uvloop:
-        import uvloop
-
-        return uvloop.run(main)
-    return asyncio.run(main)
-
-
-def _uvloop_available() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def main() -> None:
@@ -633,8 +516,8 @@ def main() -> None:
         return
     a = p.parse_args()
     if a.uvloop is None:
-        a.uvloop = _uvloop_available()
-    elif a.uvloop and not _uvloop_available():
+        a.uvloop = uvloop_available()
+    elif a.uvloop and not uvloop_available():
         p.error("--uvloop: uvloop is not installed (pip install -e '.[uvloop]')")
     if min(a.n, a.m, a.k, a.repeat) < 1 or a.pace_ms < 0:
         p.error("--n, --m, --k and --repeat must be >= 1, --pace-ms >= 0")

@@ -37,6 +37,7 @@ import subprocess
 from collections import Counter
 
 import roundtrip
+from bench_child import MARK
 from bench_support import RedisServer
 
 HERE = Path(__file__).resolve().parent
@@ -62,8 +63,8 @@ def worker_cmd(url: str, queue: str, a: argparse.Namespace) -> list[str]:
 
 def check(out: str, n: int) -> dict[str, object]:
     for ln in out.splitlines():
-        if ln.startswith(roundtrip.MARK):
-            res: dict[str, object] = json.loads(ln[len(roundtrip.MARK) :])
+        if ln.startswith(MARK):
+            res: dict[str, object] = json.loads(ln[len(MARK) :])
             if res.get("executed") != n or res.get("distinct") != n:
                 raise SystemExit(f"worker executed {res.get('executed')}, expected {n}")
             return res

@@ -42,15 +42,14 @@ import os
 import resource
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from bench_child import Child, emit, package_versions, run_loop, runs_table, uvloop_available
 from bench_support import (
     MiniRedis,
     RedisServer,
     machine_info,
-    markdown_table,
     median,
     percentile,
     source_info,
@@ -58,7 +57,6 @@ from bench_support import (
 
 from sdk.worker import Task, Worker, WrappedContext
 
-MARK = "@@RELAYQ-BENCH "
 SELF = Path(__file__).resolve()
 ROOT = SELF.parents[1]
 T = TypeVar("T")
@@ -106,11 +104,6 @@ def build(redis_url: str, queue: str, concurrency: int) -> tuple[Worker[None], T
         return i
 
     return worker, noop
-
-
-def emit(kind: str, **data: Any) -> None:
-    sys.stdout.write(MARK + json.dumps({"kind": kind, **data}) + "\n")
-    sys.stdout.flush()
 
 
 def _cpu_s() -> float:
@@ -168,74 +161,9 @@ async def worker_main(a: argparse.Namespace) -> None:
 # -- client side -------------------------------------------------------------------
 
 
-class Child:
-    """A worker child process of this script, speaking MARK lines on stdout."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.messages: dict[str, dict[str, Any]] = {}
-
-    @classmethod
-    async def start(cls, a: argparse.Namespace, url: str, queue: str, *extra: str) -> Child:
-        cmd = [
-            sys.executable, str(SELF), "_worker",
-            "--redis-url", url, "--queue", queue,
-            "--concurrency", str(a.concurrency), "--n", str(a.n),
-            "--uvloop" if a.uvloop else "--no-uvloop", *extra,
-        ]  # fmt: skip
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
-        return cls(proc)
-
-    async def read_until(self, kind: str, timeout: float) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        async with _deadline(timeout, f"worker child: no {kind!r} within {timeout:g}s"):
-            while kind not in self.messages:
-                line = await self.proc.stdout.readline()
-                if not line:
-                    raise SystemExit(
-                        f"worker child exited ({await self.proc.wait()}) before {kind!r}"
-                    )
-                text = line.decode()
-                if text.startswith(MARK):
-                    msg = json.loads(text[len(MARK) :])
-                    self.messages[msg.pop("kind")] = msg
-        return self.messages[kind]
-
-    async def finish(self, timeout: float) -> dict[str, Any]:
-        result = await self.read_until("result", timeout)
-        rc = await self.proc.wait()
-        if rc != 0:
-            raise SystemExit(f"worker child exited with {rc}")
-        return result
-
-    def kill(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-
-
-class _deadline:
-    """``asyncio.timeout`` for Python 3.10: cancel the block after ``seconds``."""
-
-    def __init__(self, seconds: float, message: str) -> None:
-        self.seconds, self.message = seconds, message
-        self._handle: asyncio.TimerHandle | None = None
-        self._fired = False
-
-    async def __aenter__(self) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-
-        def fire() -> None:
-            self._fired = True
-            task.cancel()
-
-        self._handle = asyncio.get_running_loop().call_later(self.seconds, fire)
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        assert self._handle is not None
-        self._handle.cancel()
-        if self._fired and exc_type is asyncio.CancelledError:
-            raise SystemExit(self.message)
+async def _start_child(a: argparse.Namespace, url: str, queue: str, *extra: str) -> Child:
+    args = ["--concurrency", str(a.concurrency), "--n", str(a.n), *extra]
+    return await Child.start(SELF, url, queue, uvloop=a.uvloop, args=args)
 
 
 async def timed(fn: Callable[[], Awaitable[T]]) -> tuple[T, float]:
@@ -281,7 +209,7 @@ async def one_run(a: argparse.Namespace, redis: RedisServer, run: int) -> dict[s
     out["enqueue_many_s"] = enqueue_s
     out["enqueue_per_s"] = a.n / enqueue_s
     cmds0, rcpu0, _ = redis.client.stats()
-    child = await Child.start(a, redis.url, queue, "--burst")
+    child = await _start_child(a, redis.url, queue, "--burst")
     try:
         res = await child.finish(timeout=600)
     finally:
@@ -310,7 +238,7 @@ async def one_run(a: argparse.Namespace, redis: RedisServer, run: int) -> dict[s
         redis.client.flush()
         queue = f"bench-{os.urandom(4).hex()}"
         client, noop = build(redis.url, queue, a.concurrency)
-        child = await Child.start(a, redis.url, queue)
+        child = await _start_child(a, redis.url, queue)
         try:
             await child.read_until("ready", timeout=60)
             lat: list[float] = []
@@ -341,16 +269,6 @@ async def one_run(a: argparse.Namespace, redis: RedisServer, run: int) -> dict[s
     return out
 
 
-def _versions() -> dict[str, str]:
-    out = {}
-    for dist in ("relayq", "redis", "hiredis", "msgpack", "uvloop"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
 ROWS: list[tuple[str, str, str]] = [
     # (label, key, format)
     ("enqueue_many N (s)", "enqueue_many_s", "{:.3f}"),
@@ -367,21 +285,6 @@ ROWS: list[tuple[str, str, str]] = [
     ("RTT p99 (ms)", "rtt_p99_ms", "{:.3f}"),
     ("RTT max (ms)", "rtt_max_ms", "{:.3f}"),
 ]
-
-
-def render(runs: list[dict[str, Any]], med: dict[str, float]) -> str:
-    header = ["metric", *(f"run {r['run']}" for r in runs)]
-    if len(runs) > 1:
-        header.append("median")
-    rows = []
-    for label, key, fmt in ROWS:
-        if key not in med:
-            continue
-        row = [label, *(fmt.format(r[key]) for r in runs)]
-        if len(runs) > 1:
-            row.append(fmt.format(med[key]))
-        rows.append(row)
-    return markdown_table(header, rows)
 
 
 async def client_main(a: argparse.Namespace) -> int:
@@ -412,7 +315,7 @@ async def client_main(a: argparse.Namespace) -> int:
         redis_version = redis.version
     med = {key: median([r[key] for r in runs]) for _, key, _ in ROWS if key in runs[0]}
     print()
-    print(render(runs, med))
+    print(runs_table(ROWS, runs, med))
     failed = any(r["problems"] for r in runs)
     print(f"\nverification: {'FAILED' if failed else 'ok'} (every run executed exactly N tasks)")
     if a.json:
@@ -420,7 +323,7 @@ async def client_main(a: argparse.Namespace) -> int:
             "benchmark": "roundtrip",
             "machine": {**machine_info(), "redis_version": redis_version},
             "source": source_info(ROOT),
-            "versions": _versions(),
+            "versions": package_versions(),
             "config": {
                 "n": a.n,
                 "concurrency": a.concurrency,
@@ -437,22 +340,6 @@ async def client_main(a: argparse.Namespace) -> int:
         a.json.write_text(json.dumps(doc, indent=2) + "\n")
         print(f"# wrote {a.json}")
     return 1 if failed else 0
-
-
-def run_loop(main: Coroutine[Any, Any, T], use_uvloop: bool) -> T:
-    if use_uvloop:
-        import uvloop
-
-        return uvloop.run(main)
-    return asyncio.run(main)
-
-
-def _uvloop_available() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def main() -> None:
@@ -479,8 +366,8 @@ def main() -> None:
         return
     a = p.parse_args()
     if a.uvloop is None:
-        a.uvloop = _uvloop_available()
-    elif a.uvloop and not _uvloop_available():
+        a.uvloop = uvloop_available()
+    elif a.uvloop and not uvloop_available():
         p.error("--uvloop: uvloop is not installed (pip install -e '.[uvloop]')")
     if a.n < 1 or a.repeat < 1 or a.rtt_count < 0:
         p.error("--n and --repeat must be >= 1, --rtt-count >= 0")
