@@ -143,11 +143,13 @@ class Executor:
             raise
         except BaseException:
             try:
-                await live.close()
+                if not live.idle:
+                    await live.close()
             except Exception as exc:  # the task's own error is the one to report
                 logger.warning("task %s[%s]: %s", task.name, ctx.task_id, exc)
             raise
-        await live.close()
+        if not live.idle:  # most tasks: no coroutine to run here
+            await live.close()
         return value
 
     def _live(self, d: Delivery, task: Task[Any, Any]) -> LiveRun:

@@ -261,6 +261,12 @@ class LiveRun:
                 redact_text(str(exc)),
             )
 
+    @property
+    def idle(self) -> bool:
+        """Nothing to write or wait for (the usual task: no progress, no items), so
+        :meth:`close` may be skipped on the hot path."""
+        return self._pending is None and self._progress_task is None and self.items is None
+
     async def close(self) -> None:
         """Write what is pending (the last progress, items not written yet).
 
