@@ -206,7 +206,7 @@ class Scripts:
     async def status(self, task_id: str) -> TaskState:
         """Where a task is (``status.lua``)."""
         reply = await STATUS.run(self._redis, self._base, (task_id,))
-        state, fn, enq, tries, due, holder = reply[:6]
+        state, fn, enq, tries, due, holder, progress = reply
         return TaskState(
             state=state.decode(),
             fn_name=_text(fn),
@@ -214,7 +214,7 @@ class Scripts:
             tries=int(tries or 0),
             due_ms=int(due) if due else -1,
             holder=_text(holder),
-            progress=reply[6] if len(reply) > 6 else None,
+            progress=progress,
         )
 
     async def view(self, client_id: str, task_id: str, after: str, count: int) -> ViewReply:

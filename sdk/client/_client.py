@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
@@ -20,7 +20,7 @@ from .._models import TaskInfo, TaskOutcome, TaskStatus
 from .._outcome import decode_outcome
 from .._permissions import require_permissions
 from .._redis import connect, is_unavailable, translate_errors
-from .._scripts import ENQUEUE_CHUNK, Scripts, WatchReply
+from .._scripts import ENQUEUE_CHUNK, Scripts, ViewReply, WatchReply
 from .._signing import Signer
 from .._time import seconds
 from ..errors import NotConnected, RedisUnavailable
@@ -338,7 +338,7 @@ class Client:
             raise self._not_connected()
         scripts, client_id = self.scripts, self.client_id
 
-        def read(after: str, count: int) -> Any:
+        def read(after: str, count: int) -> Awaitable[ViewReply]:
             return scripts.view(client_id, task_id, after, count)
 
         config = self.config

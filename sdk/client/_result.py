@@ -237,13 +237,8 @@ class TaskResult(Generic[T]):
 
     async def _obtain(self, timeout: float | None) -> TaskOutcome[Any]:
         async with self._sender.wait(self.id, timeout) as wait:
-            if self._sent:
-                return await wait.outcome(routed=False)
-            request = self._claim()
-            await wait.subscribed()
-            await self._sender.send(request, reply=True)
-            self._sent = True
-            return await wait.outcome(routed=True)
+            routed = await self._send_for(wait)
+            return await wait.outcome(routed=routed)
 
     async def result(
         self, timeout: float | timedelta | None = None, *, abort_on_timeout: bool = False
@@ -257,14 +252,16 @@ class TaskResult(Generic[T]):
         """
         return (await self.outcome(timeout, abort_on_timeout=abort_on_timeout)).unwrap()
 
-    async def _send_for(self, view: View) -> None:
-        """Send the task (if this handle has not yet) so that ``view`` sees all of it."""
+    async def _send_for(self, listening: Wait | View) -> bool:
+        """Send the task (if this handle has not yet) with this client's route, once
+        ``listening`` is subscribed, so it misses nothing; whether it sent it."""
         if self._sent:
-            return
+            return False
         request = self._claim()
-        await view.subscribed()
+        await listening.subscribed()
         await self._sender.send(request, reply=True)
         self._sent = True
+        return True
 
     async def progress(self) -> AsyncIterator[Progress]:
         """Send the task if needed and follow its progress (``ctx.progress`` in the
